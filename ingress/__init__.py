@@ -1,0 +1,1 @@
+"""The thin Starlette ingress: verify, validate, enqueue durably, answer fast."""

@@ -1,0 +1,24 @@
+"""`python -m ingress`: validate configuration, then serve the app under uvicorn on 0.0.0.0:$PORT."""
+
+from __future__ import annotations
+
+import logging
+import os
+
+import uvicorn
+
+from ingress.app import create_app
+from schemas.settings import load_settings
+
+
+def main() -> None:
+    settings = load_settings()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    port = int(os.environ.get("PORT", "8000"))
+    # Access logs stay off: URLs carry rep emails and OAuth codes, and they would add nothing per event.
+    uvicorn.run(create_app(settings), host=os.environ.get("HOST", "0.0.0.0"), port=port,  # noqa: S104
+                access_log=False, proxy_headers=True, server_header=False, log_level="info")
+
+
+if __name__ == "__main__":
+    main()

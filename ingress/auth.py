@@ -1,0 +1,30 @@
+"""Who may call what: the Nooks app's bearer token, and HTTP Basic for operators. Constant-time compares."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hmac
+
+from starlette.requests import Request
+
+
+def bearer_ok(request: Request, token: str) -> bool:
+    header = request.headers.get("authorization", "")
+    scheme, _, presented = header.partition(" ")
+    return scheme.lower() == "bearer" and hmac.compare_digest(presented.strip().encode(), token.encode())
+
+
+def basic_ok(request: Request, username: str, password: str) -> bool:
+    header = request.headers.get("authorization", "")
+    scheme, _, encoded = header.partition(" ")
+    if scheme.lower() != "basic":
+        return False
+    try:
+        user, _, secret = base64.b64decode(encoded.strip(), validate=True).decode().partition(":")
+    except (binascii.Error, UnicodeDecodeError):
+        return False
+    # Both compares always run, so timing does not tell which half was wrong.
+    user_ok = hmac.compare_digest(user.encode(), username.encode())
+    secret_ok = hmac.compare_digest(secret.encode(), password.encode())
+    return user_ok and secret_ok

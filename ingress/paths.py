@@ -1,0 +1,23 @@
+"""Path parameters shared by the Nooks app's routes: a team id and a rep email, validated once."""
+
+from __future__ import annotations
+
+import re
+
+from starlette.requests import Request
+
+from ingress.responses import JSON, error
+
+TEAM_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
+EMAIL = re.compile(r"^[^@\s/]{1,64}@[^@\s/]{1,189}$")
+
+
+def team_and_rep(request: Request) -> tuple[str, str] | JSON:
+    """(team_id, rep_email lower-cased) or the 422 to answer."""
+    team_id = request.path_params.get("team_id", "")
+    rep_email = request.path_params.get("rep_email", "").strip().lower()
+    if not TEAM_ID.match(team_id):
+        return error(422, "invalid_team_id", "team_id must be 1-128 letters, digits, '_', '.' or '-'")
+    if "rep_email" in request.path_params and not EMAIL.match(rep_email):
+        return error(422, "invalid_rep_email", "rep_email must be an email address")
+    return team_id, rep_email

@@ -1,0 +1,98 @@
+"""The Nooks app's view of reps: connection status, disconnect, and the User Mapping settings."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+import orjson
+from pydantic import ValidationError
+from starlette.requests import Request
+from starlette.responses import Response
+
+from ingress.auth import bearer_ok
+from ingress.paths import team_and_rep
+from ingress.responses import JSON, BodyTooLarge, error, read_body
+from runtime.services import Services
+from schemas.connection import ConnectionStatus, ConnectionView, UserMappingIn
+
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+def nooks_api(handler: Handler) -> Handler:
+    """Bearer `NOOKS_API_TOKEN` and well-formed path parameters, before the handler runs."""
+
+    async def guarded(request: Request) -> Response:
+        services: Services = request.app.state.services
+        if not bearer_ok(request, services.settings.nooks_api_token):
+            return error(401, "unauthorized", "a valid bearer token is required")
+        ids = team_and_rep(request)
+        if isinstance(ids, JSON):
+            return ids
+        return await handler(request)
+
+    return guarded
+
+
+def _ids(request: Request) -> tuple[str, str]:
+    ids = team_and_rep(request)
+    assert not isinstance(ids, JSON)  # checked by nooks_api
+    return ids
+
+
+@nooks_api
+async def connection(request: Request) -> Response:
+    services: Services = request.app.state.services
+    team_id, rep_email = _ids(request)
+    if request.method == "DELETE":
+        for hook in getattr(request.app.state, "on_disconnect", []):
+            await hook(team_id, rep_email)
+        await services.connections.delete(team_id, rep_email)
+        return JSON({"status": ConnectionStatus.NOT_CONNECTED.value})
+    view = ConnectionView(
+        status=await services.connections.status(team_id, rep_email),
+        outreach_user_id=await services.users.mapped_user_id(team_id, rep_email),
+        scopes=await services.connections.scopes(team_id, rep_email),
+        parked_events=await services.parking.count(team_id, rep_email),
+    )
+    return JSON(view.model_dump(mode="json"))
+
+
+@nooks_api
+async def list_mappings(request: Request) -> Response:
+    services: Services = request.app.state.services
+    team_id, _ = _ids(request)
+    entries = await services.users.mappings(team_id)
+    users = await services.users.users(team_id)
+    return JSON({
+        "mappings": [entry.model_dump(mode="json") for entry in entries],
+        "outreach_users": [user.model_dump(mode="json") for user in sorted(users.values(), key=lambda u: u.id)],
+    })
+
+
+@nooks_api
+async def put_mapping(request: Request) -> Response:
+    services: Services = request.app.state.services
+    team_id, rep_email = _ids(request)
+    try:
+        body = await read_body(request, 4096)
+        mapping = UserMappingIn.model_validate(orjson.loads(body))
+    except BodyTooLarge:
+        return error(413, "body_too_large", "mapping bodies are limited to 4 KiB")
+    except orjson.JSONDecodeError:
+        return error(400, "bad_json", "body is not valid JSON")
+    except ValidationError as invalid:
+        fields = [{"field": ".".join(map(str, e["loc"])) or "(body)", "problem": e["msg"]}
+                  for e in invalid.errors(include_url=False, include_input=False)]
+        return error(422, "invalid_mapping", 'expected {"outreach_user_id": <positive integer>}', fields=fields)
+    known = await services.users.users(team_id)
+    if known and mapping.outreach_user_id not in known:
+        return error(422, "unknown_outreach_user",
+                     "no Outreach user with that id in this team (users sync when a rep connects)")
+    await services.users.map_rep(team_id, rep_email, mapping.outreach_user_id)
+    released = 0
+    if await services.connections.status(team_id, rep_email) is ConnectionStatus.CONNECTED:
+        released = await services.parking.release(team_id, rep_email)
+    user = known.get(mapping.outreach_user_id)
+    return JSON({"rep_email": rep_email, "outreach_user_id": mapping.outreach_user_id,
+                 "email": user.email if user else None, "name": user.name if user else None,
+                 "released_events": released})

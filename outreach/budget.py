@@ -1,0 +1,68 @@
+"""Each rep's Outreach rate budget (10,000 requests/hour/user), as Outreach reports it in headers.
+
+Requests wait here instead of earning a 429: when the last reported `X-RateLimit-Remaining` (less what this
+process has in flight since) reaches the reserve, a request sleeps until `X-RateLimit-Reset` if that is
+close, or raises RateLimited so the job is deferred rather than holding a worker slot.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from outreach.errors import RateLimited
+
+MAX_INLINE_WAIT_SECONDS = 2.0
+
+
+@dataclass
+class _Window:
+    remaining: int | None = None
+    reset_at: float = 0.0
+    in_flight: int = 0
+
+
+class RateBudget:
+    def __init__(self, reserve: int = 0) -> None:
+        self._reserve = reserve
+        self._windows: dict[str, _Window] = {}
+
+    async def acquire(self, rep: str) -> None:
+        window = self._windows.setdefault(rep, _Window())
+        while window.remaining is not None and window.remaining - window.in_flight <= self._reserve:
+            wait = window.reset_at - time.time()
+            if wait <= 0:
+                window.remaining = None  # a new window: we do not know its size until Outreach tells us
+                break
+            if wait > MAX_INLINE_WAIT_SECONDS:
+                raise RateLimited(wait)
+            await asyncio.sleep(wait)
+        window.in_flight += 1
+
+    def release(self, rep: str, headers: Mapping[str, str] | None) -> None:
+        window = self._windows.setdefault(rep, _Window())
+        window.in_flight = max(window.in_flight - 1, 0)
+        if headers is None:
+            return
+        remaining, reset = headers.get("X-RateLimit-Remaining"), headers.get("X-RateLimit-Reset")
+        try:
+            if remaining is not None:
+                window.remaining = int(remaining)
+            if reset is not None:
+                value = float(reset)
+                # Documented as epoch seconds; a small number can only be "seconds from now".
+                window.reset_at = value if value > 1e9 else time.time() + value
+        except ValueError:
+            pass  # a malformed header must not break the call
+
+    def exhausted(self, rep: str, retry_after: float) -> None:
+        """A 429 reached us anyway: hold every request of this rep until Outreach's `Retry-After`."""
+        window = self._windows.setdefault(rep, _Window())
+        window.remaining = 0
+        window.reset_at = max(window.reset_at, time.time() + retry_after)
+
+    def snapshot(self, rep: str) -> tuple[int | None, float]:
+        window = self._windows.get(rep, _Window())
+        return window.remaining, window.reset_at

@@ -1,0 +1,142 @@
+"""The Outreach REST client: one aiohttp session per process, each request with the rep's own token.
+
+It owns the awkward parts of the API: the JSON:API media type, a plain-text 401 on an expired token (refresh
+once, then retry), 429 with `Retry-After`, 5xx and dropped connections, and error bodies that may quote
+record values (never surfaced: only status, error id and pointer are).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+from urllib.parse import urljoin
+
+import aiohttp
+import orjson
+from pydantic import ValidationError
+
+from outreach.budget import RateBudget
+from outreach.errors import NotFound, OutreachRejected, OutreachUnavailable, RateLimited, ReconnectRequired
+from outreach.oauth import seconds
+from outreach.tokens import TokenManager
+from schemas.outreach import ErrorDocument
+
+MEDIA_TYPE = "application/vnd.api+json"
+REQUEST_TIMEOUT_SECONDS = 15.0
+
+Params = dict[str, str | int]
+
+
+class OutreachClient:
+    """Process-wide: holds the session, the token manager and the rate budgets."""
+
+    def __init__(self, session: aiohttp.ClientSession, tokens: TokenManager, api_url: str,
+                 budget: RateBudget | None = None) -> None:
+        self.session = session
+        self.tokens = tokens
+        self.api_url = api_url.rstrip("/")
+        self.budget = budget or RateBudget()
+
+    def for_rep(self, team_id: str, rep_email: str) -> RepSession:
+        return RepSession(self, team_id, rep_email)
+
+
+class RepSession:
+    """Requests on behalf of one rep."""
+
+    def __init__(self, client: OutreachClient, team_id: str, rep_email: str) -> None:
+        self._client = client
+        self.team_id = team_id
+        self.rep_email = rep_email
+        self._rep_key = f"{team_id}\t{rep_email}"
+
+    async def get(self, path: str, params: Params | None = None) -> dict[str, Any]:
+        return await self.request("GET", path, params=params)
+
+    async def post(self, path: str, body: dict[str, Any] | None = None, params: Params | None = None
+                   ) -> dict[str, Any]:
+        return await self.request("POST", path, params=params, body=body)
+
+    async def delete(self, path: str) -> dict[str, Any]:
+        return await self.request("DELETE", path)
+
+    async def get_url(self, url: str) -> dict[str, Any]:
+        """Follow a `links.next` URL, but only on the configured Outreach host."""
+        if not url.startswith(self._client.api_url + "/"):
+            raise OutreachUnavailable("Outreach pagination link points elsewhere")
+        return await self.request("GET", url[len(self._client.api_url):])
+
+    async def request(self, method: str, path: str, *, params: Params | None = None,
+                      body: dict[str, Any] | None = None) -> dict[str, Any]:
+        token = await self._client.tokens.access_token(self.team_id, self.rep_email)
+        status, headers, payload = await self._send(method, path, params, body, token)
+        if status == 401:
+            # Expired or revoked: refresh once (single-flight), then try once more.
+            fresh = await self._client.tokens.refresh(self.team_id, self.rep_email, stale=token)
+            status, headers, payload = await self._send(method, path, params, body, fresh.access_token)
+            if status == 401:
+                await self._client.tokens.give_up(self.team_id, self.rep_email)
+                raise ReconnectRequired("Outreach refused a freshly refreshed token")
+        return self._interpret(status, headers, payload)
+
+    async def _send(self, method: str, path: str, params: Params | None, body: dict[str, Any] | None,
+                    token: str) -> tuple[int, dict[str, str], bytes]:
+        budget = self._client.budget
+        await budget.acquire(self._rep_key)
+        headers_seen: dict[str, str] | None = None
+        try:
+            async with self._client.session.request(
+                method,
+                urljoin(self._client.api_url + "/", path.lstrip("/")),
+                params=params,
+                data=orjson.dumps(body) if body is not None else None,
+                headers={"Authorization": f"Bearer {token}", "Content-Type": MEDIA_TYPE, "Accept": MEDIA_TYPE},
+                timeout=aiohttp.ClientTimeout(total=REQUEST_TIMEOUT_SECONDS),
+            ) as response:
+                payload = await response.read()
+                headers_seen = dict(response.headers)
+                return response.status, headers_seen, payload
+        except (aiohttp.ClientError, TimeoutError) as error:
+            raise OutreachUnavailable(f"Outreach unreachable ({type(error).__name__})") from None
+        finally:
+            budget.release(self._rep_key, headers_seen)
+
+    def _interpret(self, status: int, headers: dict[str, str], payload: bytes) -> dict[str, Any]:
+        if status == 429:
+            retry_after = seconds(headers.get("Retry-After"), default=_until_reset(headers))
+            self._client.budget.exhausted(self._rep_key, retry_after)
+            raise RateLimited(retry_after)
+        if status >= 500:
+            retry = headers.get("Retry-After")
+            raise OutreachUnavailable(f"Outreach answered {status}", seconds(retry, 0) if retry else None)
+        if status >= 400:
+            error_id, pointer = _first_error(payload)
+            kind = NotFound if status == 404 else OutreachRejected
+            raise kind(status, error_id, pointer)
+        if not payload:
+            return {}
+        try:
+            data = orjson.loads(payload)
+        except orjson.JSONDecodeError:
+            raise OutreachUnavailable(f"Outreach answered {status} with a body that is not JSON") from None
+        return data if isinstance(data, dict) else {}
+
+
+def _first_error(payload: bytes) -> tuple[str | None, str | None]:
+    try:
+        errors = ErrorDocument.model_validate_json(payload).errors
+    except ValidationError:
+        return None, None
+    if not errors:
+        return None, None
+    error_id = errors[0].id if errors[0].id and errors[0].id.isidentifier() else None
+    pointer = errors[0].pointer if errors[0].pointer and len(errors[0].pointer) < 100 else None
+    return error_id, pointer
+
+
+def _until_reset(headers: dict[str, str]) -> float:
+    try:
+        reset = float(headers.get("X-RateLimit-Reset", "0"))
+    except ValueError:
+        return 60.0
+    return max(reset - time.time(), 1.0) if reset > 1e9 else max(reset, 1.0)

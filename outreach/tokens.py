@@ -1,0 +1,83 @@
+"""Access tokens for a rep, refreshed ahead of expiry and on a 401, single-flight across all processes.
+
+Outreach may answer 429 to a second token mint within 60 s, and a refresh may rotate the refresh token, so
+exactly one process refreshes at a time: it takes a Redis lock, re-reads the stored tokens (another process
+may have refreshed meanwhile) and only then asks Outreach.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import aiohttp
+from redis.asyncio import Redis
+
+from outreach import oauth
+from outreach.errors import NotConnected, OAuthRefused, ReconnectRequired
+from schemas.connection import ConnectionStatus, TokenSet
+from schemas.settings import Settings
+from store import keys
+from store.connections import ConnectionStore
+from store.locks import Lock
+
+REFRESH_AHEAD_SECONDS = 300
+LOCK_TTL_MS = 30_000
+WAIT_FOR_PEER_SECONDS = 25.0
+
+
+class TokenManager:
+    def __init__(self, redis: Redis, connections: ConnectionStore, session: aiohttp.ClientSession,
+                 settings: Settings) -> None:
+        self._redis = redis
+        self._connections = connections
+        self._session = session
+        self._settings = settings
+
+    async def access_token(self, team_id: str, rep_email: str) -> str:
+        tokens = await self._stored(team_id, rep_email)
+        if tokens.expires_at - time.time() > REFRESH_AHEAD_SECONDS:
+            return tokens.access_token
+        return (await self.refresh(team_id, rep_email, stale=tokens.access_token)).access_token
+
+    async def refresh(self, team_id: str, rep_email: str, *, stale: str) -> TokenSet:
+        """Make sure the stored access token is not `stale` (nor near expiry), refreshing at most once."""
+        lock = Lock(self._redis, keys.refresh_lock(team_id, rep_email), LOCK_TTL_MS)
+        deadline = time.monotonic() + WAIT_FOR_PEER_SECONDS
+        while not await lock.acquire():
+            if time.monotonic() > deadline:
+                raise ReconnectRequired("token refresh is stuck behind another process")
+            await asyncio.sleep(0.05)
+            current = await self._stored(team_id, rep_email)
+            if _fresh(current, stale):
+                return current
+        try:
+            current = await self._stored(team_id, rep_email)
+            if _fresh(current, stale):
+                return current
+            try:
+                renewed = await oauth.refresh(self._session, self._settings, current.refresh_token)
+            except OAuthRefused:
+                await self._connections.mark_needs_reconnect(team_id, rep_email)
+                raise ReconnectRequired("Outreach refused the refresh token; the rep must reconnect") from None
+            await self._connections.save_tokens(team_id, rep_email, renewed)
+            return renewed
+        finally:
+            await lock.release()
+
+    async def give_up(self, team_id: str, rep_email: str) -> None:
+        """Outreach refuses even fresh tokens (access revoked): only reconnecting helps."""
+        await self._connections.mark_needs_reconnect(team_id, rep_email)
+
+    async def _stored(self, team_id: str, rep_email: str) -> TokenSet:
+        tokens = await self._connections.tokens(team_id, rep_email)
+        if tokens is not None:
+            return tokens
+        status = await self._connections.status(team_id, rep_email)
+        if status is ConnectionStatus.NOT_CONNECTED:
+            raise NotConnected("the rep has not connected Outreach")
+        raise ReconnectRequired("the rep must reconnect Outreach")
+
+
+def _fresh(tokens: TokenSet, stale: str) -> bool:
+    return tokens.access_token != stale and tokens.expires_at - time.time() > REFRESH_AHEAD_SECONDS

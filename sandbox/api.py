@@ -1,0 +1,154 @@
+"""The /api/v2 routes: collections, members, `POST /calls`, webhooks and task actions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route, Router
+from starlette.types import Receive, Scope, Send
+
+from . import calls, core, documents, query, tasks
+from .jsonapi import ApiError, JsonApiResponse, included, not_found, resource, validation
+from .schema import BY_PLURAL, ResourceType
+from .state import StoreError
+
+_METHODS = ["GET", "POST", "PATCH", "PUT", "DELETE"]
+_ACTION_PARAM = "actionParams["
+
+
+def _base(request: Request) -> str:
+    return f"{request.url.scheme}://{request.url.netloc}/api/v2"
+
+
+def _rtype(request: Request) -> ResourceType:
+    rt = BY_PLURAL.get(request.path_params["plural"])
+    if rt is None:
+        raise ApiError(404, "resourceNotFound", "Resource Not Found", f"Unknown resource '{request.url.path}'.")
+    return rt
+
+
+def _not_allowed(request: Request) -> ApiError:
+    return ApiError(405, "methodNotAllowed", "Method Not Allowed", f"{request.method} is not supported here.")
+
+
+async def collection(request: Request) -> Response:
+    rt = _rtype(request)
+    if request.method == "GET":
+        return _list(request, rt)
+    if request.method == "POST":
+        return await _create(request, rt)
+    raise _not_allowed(request)
+
+
+async def member(request: Request) -> Response:
+    rt, id_ = _rtype(request), int(request.path_params["id"])
+    sb = core.of(request)
+    record = sb.store.get(rt.name, id_)
+    if record is None:
+        raise not_found(rt.name, id_)
+    if request.method == "GET":
+        params = list(request.query_params.multi_items())
+        q = query.parse(sb.store, rt, [(k, v) for k, v in params if not k.startswith(("filter[", "page["))])
+        doc: dict[str, Any] = {"data": resource(sb.store, record, _base(request), q.fields)}
+        if q.include:
+            doc["included"] = included(sb.store, [record], q.include, _base(request), q.fields)
+        return JsonApiResponse(doc)
+    if request.method == "DELETE":
+        sb.store.delete(rt.name, id_)
+        return Response(status_code=204)
+    if request.method == "PATCH" and rt.name != "call":  # Outreach has no PATCH /calls
+        data = await documents.read(request)
+        documents.check_type(rt, data)
+        attrs = documents.attributes(rt, data)
+        rels = documents.relationships(sb.store, rt, data)
+        if rt.name == "webhook":
+            _check_webhook(attrs, creating=False)
+            attrs.update(disabledReason=None, disabledSince=None)  # any update clears the disabled state
+            rels["updater"] = request.scope["sandbox.user_id"]
+        sb.store.update(rt.name, id_, attrs, rels)
+        return JsonApiResponse({"data": resource(sb.store, record, _base(request))})
+    raise _not_allowed(request)
+
+
+async def task_action(request: Request) -> Response:
+    sb = core.of(request)
+    await documents.read(request, required=False)  # a body is optional, but must be well-formed if sent
+    params = {
+        k[len(_ACTION_PARAM) : -1]: v
+        for k, v in request.query_params.items()
+        if k.startswith(_ACTION_PARAM) and k.endswith("]")
+    }
+    user_id: int = request.scope["sandbox.user_id"]
+    task = tasks.perform(sb.store, int(request.path_params["id"]), request.path_params["action"], params, user_id)
+    return JsonApiResponse({"data": resource(sb.store, task, _base(request))})
+
+
+def _list(request: Request, rt: ResourceType) -> Response:
+    sb = core.of(request)
+    params = list(request.query_params.multi_items())
+    q = query.parse(sb.store, rt, params)
+    page, more = query.run(sb.store, rt, q)
+    base = _base(request)
+    self_url = f"{base}/{rt.plural}"
+    links = {"first": query.page_link(self_url, params, None, q.sort)}
+    if more:
+        links["next"] = query.page_link(self_url, params, page[-1], q.sort)
+    doc: dict[str, Any] = {"data": [resource(sb.store, r, base, q.fields) for r in page], "links": links}
+    if q.include:
+        doc["included"] = included(sb.store, page, q.include, base, q.fields)
+    return JsonApiResponse(doc)
+
+
+async def _create(request: Request, rt: ResourceType) -> Response:
+    sb = core.of(request)
+    data = await documents.read(request)
+    documents.check_type(rt, data)
+    attrs = documents.attributes(rt, data)
+    rels = documents.relationships(sb.store, rt, data)
+    user_id: int = request.scope["sandbox.user_id"]
+    if rt.name == "call":
+        calls.validate(attrs)
+        if rels.get("prospect") is None:
+            raise validation("A call must have a prospect.", "/data/relationships/prospect")
+        rels.setdefault("user", user_id)
+        attrs.update(calls.read_only_values(attrs))
+    elif rt.name == "webhook":
+        _check_webhook(attrs, creating=True)
+        rels.update(authorizer=user_id, creator=user_id, updater=user_id)
+    try:
+        record = sb.store.create(rt.name, attrs, rels)
+    except StoreError as exc:
+        raise validation(str(exc), "/data") from None
+    return JsonApiResponse({"data": resource(sb.store, record, _base(request))}, 201)
+
+
+def _check_webhook(attrs: dict[str, Any], *, creating: bool) -> None:
+    url = attrs.get("url")
+    if (creating or "url" in attrs) and not (isinstance(url, str) and url.startswith(("http://", "https://"))):
+        raise validation("url must be an http(s) URL.", "/data/attributes/url")
+    for name in ("resource", "action"):
+        if name in attrs and not isinstance(attrs[name], str):
+            raise validation(f"{name} must be a string.", f"/data/attributes/{name}")
+        if creating and attrs.get(name) is None:
+            attrs[name] = "*"
+    if "active" in attrs and not isinstance(attrs["active"], bool):
+        raise validation("active must be a boolean.", "/data/attributes/active")
+
+
+async def _unknown(scope: Scope, receive: Receive, send: Send) -> None:
+    path = scope["path"]
+    await ApiError(404, "resourceNotFound", "Resource Not Found", f"No route for '{path}'.").response()(
+        scope, receive, send
+    )
+
+
+router = Router(
+    routes=[
+        Route("/tasks/{id:int}/actions/{action}", task_action, methods=["POST"]),
+        Route("/{plural}", collection, methods=_METHODS),
+        Route("/{plural}/{id:int}", member, methods=_METHODS),
+    ],
+    default=_unknown,
+)

@@ -1,0 +1,57 @@
+"""The sandbox's whole state in one object: records, tokens, knobs, limits and logs."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from starlette.requests import Request
+
+from .knobs import Knobs
+from .observe import RequestLog
+from .ratelimit import RateLimiter
+from .state import Store
+from .tokens import Tokens
+from .webhooks import Deliveries
+
+DEFAULT_CLIENT_ID = "sandbox-client-id"
+DEFAULT_CLIENT_SECRET = "sandbox-client-secret"
+ORG_ID = "5b0a3c1e-7f42-4d8e-9a6b-2c1d0e9f8a71"
+
+
+class Sandbox:
+    def __init__(self, client_id: str = DEFAULT_CLIENT_ID, client_secret: str = DEFAULT_CLIENT_SECRET) -> None:
+        self.knobs = Knobs()
+        self.store = Store()
+        self.tokens = Tokens(self.knobs, {client_id: client_secret})
+        self.limiter = RateLimiter(self.knobs)
+        self.requests = RequestLog()
+        self.deliveries = Deliveries(self.store, self.knobs, ORG_ID)
+
+    def reset(self) -> None:
+        """Empty state and default knobs (in place: other parts hold the same Knobs object)."""
+        defaults = Knobs()
+        for f in dataclasses.fields(Knobs):
+            setattr(self.knobs, f.name, getattr(defaults, f.name))
+        self.store.clear()
+        self.tokens.clear()
+        self.limiter.windows.clear()
+        self.requests.clear()
+        self.deliveries.log.clear()
+
+    def state(self) -> dict[str, Any]:
+        return {
+            "knobs": self.knobs.as_dict(),
+            "request_counts": dict(self.requests.counts),
+            "token_mints": {str(u): n for u, n in self.tokens.mints.items()},
+            "rate_limit_usage": self.limiter.usage(),
+            "records": {t: len(rs) for t, rs in self.store.records.items()},
+            "pending_deliveries": self.deliveries.pending,
+            "login": dict(self.tokens.login),
+            "org_id": ORG_ID,
+        }
+
+
+def of(request: Request) -> Sandbox:
+    sandbox: Sandbox = request.app.state.sandbox
+    return sandbox

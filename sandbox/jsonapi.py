@@ -1,0 +1,127 @@
+"""JSON:API documents: errors, resource objects, `included[]` and sparse fieldsets."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from starlette.responses import Response
+
+from .schema import TYPES
+from .state import Record, Store
+
+MEDIA_TYPE = "application/vnd.api+json"
+
+
+class ApiError(Exception):
+    def __init__(
+        self,
+        status: int,
+        id_: str,
+        title: str,
+        detail: str,
+        *,
+        pointer: str | None = None,
+        parameter: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(detail)
+        self.status, self.id, self.title, self.detail = status, id_, title, detail
+        self.pointer, self.parameter, self.headers = pointer, parameter, headers or {}
+
+    def response(self) -> Response:
+        error: dict[str, Any] = {"id": self.id, "title": self.title, "detail": self.detail}
+        if self.pointer is not None:
+            error["source"] = {"pointer": self.pointer}
+        elif self.parameter is not None:
+            error["source"] = {"parameter": self.parameter}
+        return JsonApiResponse({"errors": [error]}, self.status, headers=self.headers)
+
+
+def not_found(type_: str, id_: object) -> ApiError:
+    return ApiError(404, "resourceNotFound", "Resource Not Found", f"Could not find '{type_}' with ID '{id_}'.")
+
+
+def validation(detail: str, pointer: str) -> ApiError:
+    return ApiError(422, "validationError", "Validation Error", detail, pointer=pointer)
+
+
+def bad_request(id_: str, detail: str, parameter: str | None = None) -> ApiError:
+    titles = {"invalidFilter": "Invalid Filter", "invalidSort": "Invalid Sort", "invalidInclude": "Invalid Include"}
+    return ApiError(400, id_, titles.get(id_, "Bad Request"), detail, parameter=parameter)
+
+
+class JsonApiResponse(Response):
+    media_type = MEDIA_TYPE
+
+    def render(self, content: Any) -> bytes:
+        return orjson.dumps(content)
+
+
+Fields = dict[str, set[str]]
+
+
+def resource(store: Store, record: Record, base: str, fields: Fields | None = None) -> dict[str, Any]:
+    """One JSON:API resource object; relationships use `{"data": {"type", "id"}}` linkage."""
+    rt = TYPES[record.type]
+    only = (fields or {}).get(record.type)
+    attributes = {k: v for k, v in record.attributes.items() if only is None or k in only}
+    if record.type == "webhook" and "secret" in attributes:
+        attributes["secret"] = None  # Outreach never echoes the secret
+    rels: dict[str, Any] = {}
+    for name, target in rt.to_one.items():
+        if only is None or name in only:
+            id_ = record.rels.get(name)
+            rels[name] = {"data": None if id_ is None else {"type": target, "id": id_}}
+    for name, (target, inverse) in rt.to_many.items():
+        if only is None or name in only:
+            ids = store.related_ids(record.type, record.id, name)
+            related = f"{base}/{TYPES[target].plural}?filter%5B{inverse}%5D%5Bid%5D={record.id}"
+            rels[name] = {"data": [{"type": target, "id": i} for i in ids], "links": {"related": related}}
+    return {
+        "type": record.type,
+        "id": record.id,
+        "attributes": attributes,
+        "relationships": rels,
+        "links": {"self": f"{base}/{rt.plural}/{record.id}"},
+    }
+
+
+def included(store: Store, primary: list[Record], paths: list[list[str]], base: str, fields: Fields) -> list[Any]:
+    """Follow each dotted include path from the primary records; deduplicated, primaries excluded."""
+    seen = {(r.type, r.id) for r in primary}
+    out: list[Any] = []
+    for path in paths:
+        level = primary
+        for name in path:
+            nxt: list[Record] = []
+            for record in level:
+                for related in _follow(store, record, name):
+                    nxt.append(related)
+                    if (related.type, related.id) not in seen:
+                        seen.add((related.type, related.id))
+                        out.append(resource(store, related, base, fields))
+            level = nxt
+    return out
+
+
+def check_include(type_: str, paths: list[list[str]]) -> None:
+    for path in paths:
+        current = type_
+        for name in path:
+            rt = TYPES[current]
+            if name in rt.to_one:
+                current = rt.to_one[name]
+            elif name in rt.to_many:
+                current = rt.to_many[name][0]
+            else:
+                raise bad_request("invalidInclude", f"'{name}' is not a relationship of '{current}'.", "include")
+
+
+def _follow(store: Store, record: Record, name: str) -> list[Record]:
+    rt = TYPES[record.type]
+    if name in rt.to_one:
+        hit = store.get(rt.to_one[name], record.rels.get(name))
+        return [hit] if hit else []
+    target = rt.to_many[name][0]
+    return [r for i in store.related_ids(record.type, record.id, name) if (r := store.get(target, i))]

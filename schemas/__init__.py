@@ -1,0 +1,1 @@
+"""Shapes: every payload that crosses a boundary (HTTP, Redis, Outreach) is a pydantic model here."""

@@ -1,0 +1,68 @@
+"""Events posted by Nooks to `POST /v1/nooks/events`."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+CALL_COMPLETED = "call.completed"
+
+NonEmpty = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255)]
+OutreachId = Annotated[int, Field(gt=0)]
+
+
+class EventEnvelope(BaseModel):
+    """What every Nooks event has; `data` is checked per type."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    id: NonEmpty
+    type: NonEmpty
+    created_at: AwareDatetime | None = None
+    data: dict[str, object] = Field(default_factory=dict)
+
+
+class CallData(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    team_id: NonEmpty
+    rep_email: Annotated[str, StringConstraints(strip_whitespace=True, to_lower=True, min_length=3, max_length=254,
+                                                pattern=r"^[^@\s]+@[^@\s]+$")]
+    call_id: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=63)]
+    to: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+    from_: Annotated[str | None, StringConstraints(strip_whitespace=True, max_length=64)] = Field(
+        default=None, alias="from"
+    )
+    direction: Literal["outbound", "inbound"] = "outbound"
+    started_at: AwareDatetime
+    answered_at: AwareDatetime | None = None
+    duration_seconds: Annotated[float, Field(ge=0, le=86_400)] = 0
+    prospect_id: OutreachId | None = None
+    task_id: OutreachId | None = None
+    disposition_id: OutreachId | None = None
+    disposition: Annotated[str | None, StringConstraints(strip_whitespace=True, max_length=255)] = None
+    notes: Annotated[str | None, Field(max_length=65_535)] = None
+    recording_url: Annotated[str | None, StringConstraints(pattern=r"^https?://", max_length=255)] = None
+    complete_task: bool | None = None
+
+    @model_validator(mode="after")
+    def _answered_after_start(self) -> CallData:
+        if self.answered_at is not None and self.answered_at < self.started_at:
+            raise ValueError("answered_at is before started_at")
+        return self
+
+    @property
+    def should_complete_task(self) -> bool:
+        """`complete_task` defaults to true when a task is linked."""
+        return self.task_id is not None and self.complete_task is not False
+
+
+class CallCompletedEvent(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    id: NonEmpty
+    type: Literal["call.completed"]
+    created_at: datetime | None = None
+    data: CallData

@@ -1,0 +1,82 @@
+"""Outreach JSON:API documents as the REST API returns them: parsed leniently, read transiently, never stored."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class ResourceId(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    type: str | None = None
+    id: int | None = None
+
+
+class Relationship(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    data: ResourceId | list[ResourceId] | None = None
+
+
+class Resource(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    type: str
+    id: int
+    attributes: dict[str, Any] = Field(default_factory=dict)
+    relationships: dict[str, Relationship] = Field(default_factory=dict)
+
+    def related_id(self, name: str) -> int | None:
+        rel = self.relationships.get(name)
+        if rel is None or rel.data is None or isinstance(rel.data, list):
+            return None
+        return rel.data.id
+
+    def related_ids(self, name: str) -> list[int]:
+        rel = self.relationships.get(name)
+        if rel is None or rel.data is None:
+            return []
+        items = rel.data if isinstance(rel.data, list) else [rel.data]
+        return [item.id for item in items if item.id is not None]
+
+
+class Links(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    next: str | None = None
+
+
+class Collection(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    data: list[Resource] = Field(default_factory=list)
+    included: list[Resource] = Field(default_factory=list)
+    links: Links = Field(default_factory=Links)
+
+
+class Single(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    data: Resource
+    included: list[Resource] = Field(default_factory=list)
+
+
+class ErrorItem(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    id: str | None = None
+    title: str | None = None
+    source: dict[str, Any] | None = None
+
+    @property
+    def pointer(self) -> str | None:
+        value = (self.source or {}).get("pointer")
+        return value if isinstance(value, str) else None
+
+
+class ErrorDocument(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    errors: list[ErrorItem] = Field(default_factory=list)

@@ -1,0 +1,75 @@
+"""Per-rep OAuth connections: status, scopes and encrypted tokens."""
+
+from __future__ import annotations
+
+import time
+
+from redis.asyncio import Redis
+
+from schemas.connection import ConnectionStatus, TokenSet
+from store import keys
+from store.crypto import TokenCipher
+
+
+class ConnectionStore:
+    def __init__(self, redis: Redis, cipher: TokenCipher) -> None:
+        self._redis = redis
+        self._cipher = cipher
+
+    async def save_tokens(self, team_id: str, rep_email: str, tokens: TokenSet) -> None:
+        """Store fresh tokens and mark the rep connected."""
+        blob = self._cipher.encrypt(tokens.model_dump_json().encode())
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.hset(keys.connection(team_id, rep_email), mapping={
+                "tokens": blob,
+                "status": ConnectionStatus.CONNECTED.value,
+                "scopes": " ".join(tokens.scopes),
+                "updated_at": str(int(time.time())),
+            })
+            pipe.sadd(keys.CONNECTIONS, keys.rep_member(team_id, rep_email))
+            await pipe.execute()
+
+    async def tokens(self, team_id: str, rep_email: str) -> TokenSet | None:
+        blob = await self._redis.hget(keys.connection(team_id, rep_email), "tokens")
+        if blob is None:
+            return None
+        plain = self._cipher.decrypt(blob)
+        return TokenSet.model_validate_json(plain) if plain is not None else None
+
+    async def status(self, team_id: str, rep_email: str) -> ConnectionStatus:
+        raw = await self._redis.hget(keys.connection(team_id, rep_email), "status")
+        return ConnectionStatus(raw.decode()) if raw else ConnectionStatus.NOT_CONNECTED
+
+    async def scopes(self, team_id: str, rep_email: str) -> list[str]:
+        raw = await self._redis.hget(keys.connection(team_id, rep_email), "scopes")
+        return raw.decode().split() if raw else []
+
+    async def mark_needs_reconnect(self, team_id: str, rep_email: str) -> None:
+        """Keep the (now useless) tokens out of the way, but remember the rep was connected."""
+        key = keys.connection(team_id, rep_email)
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.hset(key, mapping={"status": ConnectionStatus.NEEDS_RECONNECT.value,
+                                    "updated_at": str(int(time.time()))})
+            pipe.hdel(key, "tokens")
+            await pipe.execute()
+
+    async def delete(self, team_id: str, rep_email: str) -> None:
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.delete(keys.connection(team_id, rep_email), keys.rate_budget(team_id, rep_email))
+            pipe.srem(keys.CONNECTIONS, keys.rep_member(team_id, rep_email))
+            await pipe.execute()
+
+    async def connected_reps(self) -> list[tuple[str, str]]:
+        members = await self._redis.smembers(keys.CONNECTIONS)
+        return sorted(keys.split_member(m.decode()) for m in members)
+
+    async def rotate_encryption(self) -> int:
+        """Re-encrypt every stored token with the first key, so old keys can be retired."""
+        count = 0
+        for team_id, rep_email in await self.connected_reps():
+            key = keys.connection(team_id, rep_email)
+            blob = await self._redis.hget(key, "tokens")
+            if blob is not None:
+                await self._redis.hset(key, "tokens", self._cipher.rotate(blob))  # type: ignore[arg-type]
+                count += 1
+        return count

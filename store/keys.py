@@ -1,0 +1,87 @@
+"""Every Redis key the service writes, in one place, so the data rule can be audited at a glance."""
+
+from __future__ import annotations
+
+PREFIX = "no:"
+
+# arq's own keys (queue name is ours; arq derives job/result/retry/in-progress keys from the job id).
+QUEUE = f"{PREFIX}queue"
+ARQ_JOB = "arq:job:"
+ARQ_RESULT = "arq:result:"
+ARQ_RETRY = "arq:retry:"
+ARQ_IN_PROGRESS = "arq:in-progress:"
+
+
+def seen_event(event_id: str) -> str:
+    """Dedupe key of a Nooks `webhook-id`."""
+    return f"{PREFIX}seen:{event_id}"
+
+
+def event(event_id: str) -> str:
+    """A queued Nooks event, as Nooks sent it (kept until logged; dead letters keep it)."""
+    return f"{PREFIX}event:{event_id}"
+
+
+def call_state(team_id: str, call_id: str) -> str:
+    """call_id → Outreach call id, plus a `done` flag: the exactly-once record."""
+    return f"{PREFIX}call:{team_id}:{call_id}"
+
+
+def call_lock(team_id: str, call_id: str) -> str:
+    return f"{PREFIX}lock:call:{team_id}:{call_id}"
+
+
+def connection(team_id: str, rep_email: str) -> str:
+    """A rep's OAuth connection: encrypted tokens, status, scopes."""
+    return f"{PREFIX}conn:{team_id}:{rep_email}"
+
+
+CONNECTIONS = f"{PREFIX}conns"  # set of "team\trep" with a stored connection
+
+
+def refresh_lock(team_id: str, rep_email: str) -> str:
+    return f"{PREFIX}lock:refresh:{team_id}:{rep_email}"
+
+
+def users(team_id: str) -> str:
+    """The team's Outreach users: user id → {id, email, name}."""
+    return f"{PREFIX}users:{team_id}"
+
+
+def mapping(team_id: str) -> str:
+    """User Mapping: rep email → Outreach user id."""
+    return f"{PREFIX}mapping:{team_id}"
+
+
+def connect_link(nonce: str) -> str:
+    return f"{PREFIX}link:{nonce}"
+
+
+def oauth_state(nonce: str) -> str:
+    return f"{PREFIX}oauthstate:{nonce}"
+
+
+def parked(team_id: str, rep_email: str) -> str:
+    """event id → reason, for a rep whose events wait for a connection or a mapping."""
+    return f"{PREFIX}parked:{team_id}:{rep_email}"
+
+
+PARKED_REPS = f"{PREFIX}parked-reps"  # set of "team\trep" with parked events
+DEAD_LETTERS = f"{PREFIX}dead"  # hash event id → dead letter (ids and reason)
+FLAGGED = f"{PREFIX}flagged"  # hash event id → flags (ids and reasons)
+IGNORED = f"{PREFIX}ignored"  # capped list of ignored event ids and types
+STATS = f"{PREFIX}stats"  # hash of counters
+
+
+def rate_budget(team_id: str, rep_email: str) -> str:
+    """The rep's Outreach rate budget as Outreach last reported it (remaining, reset)."""
+    return f"{PREFIX}budget:{team_id}:{rep_email}"
+
+
+def rep_member(team_id: str, rep_email: str) -> str:
+    return f"{team_id}\t{rep_email}"
+
+
+def split_member(member: str) -> tuple[str, str]:
+    team_id, _, rep_email = member.partition("\t")
+    return team_id, rep_email

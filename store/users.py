@@ -1,0 +1,60 @@
+"""The team's Outreach users (id, email, name) and the User Mapping (rep email → Outreach user id)."""
+
+from __future__ import annotations
+
+from redis.asyncio import Redis
+
+from schemas.connection import OutreachUser, UserMappingEntry
+from store import keys
+
+
+class UserDirectory:
+    def __init__(self, redis: Redis) -> None:
+        self._redis = redis
+
+    async def replace_users(self, team_id: str, users: list[OutreachUser]) -> None:
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.delete(keys.users(team_id))
+            if users:
+                pipe.hset(keys.users(team_id), mapping={str(u.id): u.model_dump_json() for u in users})
+            await pipe.execute()
+
+    async def upsert_user(self, team_id: str, user: OutreachUser) -> None:
+        await self._redis.hset(keys.users(team_id), str(user.id), user.model_dump_json())
+
+    async def users(self, team_id: str) -> dict[int, OutreachUser]:
+        raw = await self._redis.hgetall(keys.users(team_id))
+        return {int(k): OutreachUser.model_validate_json(v) for k, v in raw.items()}
+
+    async def user(self, team_id: str, user_id: int) -> OutreachUser | None:
+        raw = await self._redis.hget(keys.users(team_id), str(user_id))
+        return OutreachUser.model_validate_json(raw) if raw else None
+
+    async def user_by_email(self, team_id: str, email: str) -> OutreachUser | None:
+        wanted = email.lower()
+        for user in (await self.users(team_id)).values():
+            if user.email.lower() == wanted:
+                return user
+        return None
+
+    async def map_rep(self, team_id: str, rep_email: str, user_id: int) -> bool:
+        """Map a rep; True when the mapping changed."""
+        previous = await self._redis.hget(keys.mapping(team_id), rep_email)
+        await self._redis.hset(keys.mapping(team_id), rep_email, str(user_id))
+        return previous is None or int(previous) != user_id
+
+    async def mapped_user_id(self, team_id: str, rep_email: str) -> int | None:
+        raw = await self._redis.hget(keys.mapping(team_id), rep_email)
+        return int(raw) if raw else None
+
+    async def mappings(self, team_id: str) -> list[UserMappingEntry]:
+        raw = await self._redis.hgetall(keys.mapping(team_id))
+        users = await self.users(team_id)
+        entries = []
+        for rep, uid in sorted(raw.items()):
+            user = users.get(int(uid))
+            entries.append(UserMappingEntry(
+                rep_email=rep.decode(), outreach_user_id=int(uid),
+                email=user.email if user else None, name=user.name if user else None,
+            ))
+        return entries

@@ -1,0 +1,118 @@
+"""Session-wide real parts: a redis-server, the Outreach sandbox over HTTP, and the service itself (the
+Starlette app under uvicorn and an arq worker) on loopback ports. Each test starts from a clean slate."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+from collections.abc import AsyncIterator, Iterator
+
+import aiohttp
+import pytest
+import uvicorn
+from arq.worker import Worker, create_worker
+from cryptography.fernet import Fernet
+from redis.asyncio import Redis
+
+from ingress.app import create_app
+from runtime.embedded_redis import EmbeddedRedis, free_port, start_redis
+from sandbox.client import SandboxControl
+from sandbox.server import RunningSandbox, start_sandbox_in_thread
+from schemas.settings import Settings
+from tests.support.nooks import EVENTS_SECRET
+from tests.support.service import Service
+from workers.settings import WorkerSettings
+
+API_TOKEN = "nooks-api-token-for-tests"
+OPS = ("ops", "ops-password-for-tests")
+TOKEN_KEYS = [Fernet.generate_key().decode(), Fernet.generate_key().decode()]
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[EmbeddedRedis]:
+    server = start_redis(persist=False)
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def outreach() -> Iterator[RunningSandbox]:
+    running = start_sandbox_in_thread()
+    yield running
+    running.stop()
+
+
+@pytest.fixture(scope="session")
+def web_port() -> int:
+    return free_port()
+
+
+@pytest.fixture(scope="session")
+def settings(redis_server: EmbeddedRedis, outreach: RunningSandbox, web_port: int) -> Settings:
+    return Settings(
+        redis_url=redis_server.url,
+        public_base_url=f"http://127.0.0.1:{web_port}",
+        outreach_api_url=outreach.api_url,
+        outreach_oauth_url=outreach.oauth_url,
+        outreach_client_id="sandbox-client-id",
+        outreach_client_secret="sandbox-client-secret",  # noqa: S106
+        nooks_events_secret=EVENTS_SECRET,
+        nooks_api_token=API_TOKEN,
+        token_encryption_keys=TOKEN_KEYS,
+        ops_username=OPS[0],
+        ops_password=OPS[1],
+        _env_file=None,  # type: ignore[call-arg]
+    )
+
+
+async def _serve(settings: Settings, port: int) -> tuple[uvicorn.Server, asyncio.Task[None]]:
+    config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning",
+                            access_log=False, lifespan="on")
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        if task.done():
+            task.result()
+        await asyncio.sleep(0.01)
+    return server, task
+
+
+def make_worker(settings: Settings) -> Worker:
+    return create_worker(WorkerSettings,  # type: ignore[arg-type]
+                         redis_settings=WorkerSettings.redis_settings_for(settings.redis_url),
+                         ctx={"settings": settings}, handle_signals=False, poll_delay=0.02)
+
+
+@pytest.fixture(scope="session")
+async def service(settings: Settings, web_port: int, outreach: RunningSandbox) -> AsyncIterator[Service]:
+    server, server_task = await _serve(settings, web_port)
+    worker = make_worker(settings)
+    worker_task = asyncio.create_task(worker.async_run())
+    redis = Redis.from_url(settings.redis_url)
+    control = SandboxControl(outreach.base_url)
+    async with aiohttp.ClientSession() as http:
+        yield Service(base_url=settings.public_base_url, settings=settings, redis=redis, http=http,
+                      sandbox=control, api_token=API_TOKEN, ops=OPS)
+    worker_task.cancel()
+    with contextlib.suppress(asyncio.CancelledError, Exception):
+        await worker_task
+    await worker.close()
+    server.should_exit = True
+    await server_task
+    await redis.aclose()
+    await control.close()
+
+
+@pytest.fixture
+async def svc(service: Service) -> AsyncIterator[Service]:
+    """The running service with an empty Redis and a freshly seeded sandbox."""
+    await service.redis.flushdb()
+    await service.sandbox.reset()
+    await service.sandbox.seed()
+    yield service
+
+
+def port_is_free(port: int) -> bool:
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) != 0

@@ -1,0 +1,288 @@
+"""The `log_call` job: one Nooks `call.completed` → exactly one Outreach call, then the task completed.
+
+Everything about Outreach is read just in time with the rep's token and dropped when the job ends; Redis
+only learns ids (call_id → Outreach call id) and reasons.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+import traceback
+from typing import Any
+
+from arq import Retry
+from pydantic import ValidationError
+
+from outreach import api
+from outreach.client import RepSession
+from outreach.errors import (
+    NotConnected,
+    OutreachRejected,
+    OutreachUnavailable,
+    RateLimited,
+    ReconnectRequired,
+)
+from runtime.services import Services
+from schemas.connection import ConnectionStatus
+from schemas.events import CallCompletedEvent, CallData
+from schemas.ops import DeadLetter, Flag
+from store import keys
+from store.locks import Lock
+from store.queue import count
+from workers.mapping import Links, call_attributes, call_relationships, dialed_number, e164
+
+log = logging.getLogger("workers.log_call")
+
+MAX_ATTEMPTS = 12  # about an hour of backoff before an operator is asked to look
+JOB_BUDGET_SECONDS = 45.0  # below arq's job_timeout, so a slow Outreach becomes a retry, never a lost job
+CALL_LOCK_MS = 60_000
+
+
+class Park(Exception):
+    """The rep cannot be served yet (not connected, needs reconnecting, not mapped)."""
+
+
+class ProspectNotFound(Exception):
+    pass
+
+
+class CallBusy(Exception):
+    """Another worker holds this call_id right now."""
+
+
+async def log_call(ctx: dict[str, Any], event_id: str) -> dict[str, Any]:
+    services: Services = ctx["services"]
+    attempt = int(ctx.get("job_try") or 1)
+    body = await services.queue.event_body(event_id)
+    if body is None:
+        return {"status": "gone", "event_id": event_id}
+    try:
+        event = CallCompletedEvent.model_validate_json(body)
+    except ValidationError:
+        await _dead_letter(services, event_id, None, "stored event does not match the schema", attempt)
+        return {"status": "dead_lettered", "event_id": event_id}
+    call = event.data
+    try:
+        async with asyncio.timeout(JOB_BUDGET_SECONDS):
+            return await CallLogger(services, event_id, call).run()
+    except (Park, ReconnectRequired, NotConnected) as blocked:
+        reason = _park_reason(blocked)
+        await services.parking.park(call.team_id, call.rep_email, event_id, reason)
+        log.info("parked event=%s reason=%s", event_id, reason)
+        return {"status": "parked", "event_id": event_id, "reason": reason}
+    except RateLimited as limited:
+        await count(services.redis, "retries_rate_limited")
+        raise Retry(defer=limited.retry_after + random.uniform(0, 2)) from None  # noqa: S311
+    except (OutreachRejected, ProspectNotFound) as rejected:
+        reason = str(rejected) if isinstance(rejected, OutreachRejected) else "prospect not found in Outreach"
+        await _dead_letter(services, event_id, call, reason, attempt)
+        return {"status": "dead_lettered", "event_id": event_id, "reason": reason}
+    except CallBusy:
+        raise Retry(defer=1 + random.uniform(0, 1)) from None  # noqa: S311
+    except (OutreachUnavailable, TimeoutError) as error:
+        reason = str(error) if isinstance(error, OutreachUnavailable) else "Outreach too slow (job budget spent)"
+        hint = error.retry_after if isinstance(error, OutreachUnavailable) else None
+        return await _retry_or_give_up(services, event_id, call, reason, attempt, hint)
+    except Exception as error:
+        # A bug, not Outreach: log where (never the message, it may quote data) and back off.
+        log.error("unexpected %s in event=%s\n%s", type(error).__name__, event_id,
+                  "".join(traceback.format_tb(error.__traceback__)))
+        return await _retry_or_give_up(services, event_id, call, f"internal error ({type(error).__name__})",
+                                       attempt, None)
+
+
+def _park_reason(blocked: Exception) -> str:
+    if isinstance(blocked, ReconnectRequired):
+        return ConnectionStatus.NEEDS_RECONNECT.value
+    if isinstance(blocked, NotConnected):
+        return ConnectionStatus.NOT_CONNECTED.value
+    return str(blocked)
+
+
+def backoff(attempt: int, hint: float | None = None) -> float:
+    base: float = min(2.0 * 2.0 ** (attempt - 1), 300.0)
+    jittered = base * random.uniform(0.8, 1.2)  # noqa: S311
+    return max(jittered, hint or 0.0)
+
+
+async def _retry_or_give_up(services: Services, event_id: str, call: CallData, reason: str, attempt: int,
+                            hint: float | None) -> dict[str, Any]:
+    if attempt >= MAX_ATTEMPTS:
+        await _dead_letter(services, event_id, call, f"{reason}; gave up after {attempt} attempts", attempt)
+        return {"status": "dead_lettered", "event_id": event_id, "reason": reason}
+    await count(services.redis, "retries")
+    log.info("retrying event=%s attempt=%d reason=%s", event_id, attempt, reason)
+    raise Retry(defer=backoff(attempt, hint))
+
+
+async def _dead_letter(services: Services, event_id: str, call: CallData | None, reason: str,
+                       attempt: int) -> None:
+    log.warning("dead-lettered event=%s reason=%s", event_id, reason)
+    await services.dead_letters.add(DeadLetter(
+        event_id=event_id, call_id=call.call_id if call else None, rep_email=call.rep_email if call else None,
+        team_id=call.team_id if call else None, reason=reason, attempts=attempt, dead_at=_now(),
+    ))
+
+
+def _now() -> int:
+    return int(time.time())
+
+
+class CallLogger:
+    def __init__(self, services: Services, event_id: str, call: CallData) -> None:
+        self.services = services
+        self.event_id = event_id
+        self.call = call
+        self.flags: list[str] = []
+
+    async def run(self) -> dict[str, Any]:
+        call, ledger = self.call, self.services.calls
+        if (await ledger.state(call.team_id, call.call_id)).done:
+            return await self._duplicate()
+        lock = Lock(self.services.redis, keys.call_lock(call.team_id, call.call_id), CALL_LOCK_MS)
+        if not await lock.acquire():
+            raise CallBusy
+        try:
+            state = await ledger.state(call.team_id, call.call_id)
+            if state.done:
+                return await self._duplicate()
+            rep, user_id = await self._rep()
+            outreach_call_id = state.outreach_call_id
+            links, task_open, existing = await self._resolve(rep, user_id,
+                                                             known_call=outreach_call_id is not None)
+            if outreach_call_id is None:
+                outreach_call_id = await self._write_call(rep, links, existing)
+            if task_open and links.task_id is not None and call.should_complete_task:
+                await self._complete_task(rep, links.task_id)
+            await ledger.mark_done(call.team_id, call.call_id)
+        finally:
+            await lock.release()
+        await self._finish(outreach_call_id)
+        return {"status": "logged", "event_id": self.event_id, "outreach_call_id": outreach_call_id,
+                "flags": self.flags}
+
+    async def _rep(self) -> tuple[RepSession, int]:
+        call, services = self.call, self.services
+        status = await services.connections.status(call.team_id, call.rep_email)
+        if status is not ConnectionStatus.CONNECTED:
+            raise Park(status.value)
+        user_id = await services.users.mapped_user_id(call.team_id, call.rep_email)
+        if user_id is None:
+            raise Park("not_mapped")
+        return services.outreach.for_rep(call.team_id, call.rep_email), user_id
+
+    async def _resolve(self, rep: RepSession, user_id: int, *, known_call: bool) -> tuple[Links, bool, int | None]:
+        """Read task, disposition and prospect just in time, concurrently where they do not depend.
+
+        Also returns a call already written for this call_id (an earlier attempt that crashed after the POST).
+        """
+        call = self.call
+        search = call.prospect_id is not None and not known_call
+        task, disposition_id, _, existing = await _first_error(
+            self._task(rep), self._disposition(rep), self._prospect_exists(rep, call.prospect_id),
+            self._existing_call(rep, call.prospect_id if search else None),
+        )
+        prospect_id = call.prospect_id
+        if prospect_id is None and task is not None:
+            prospect_id = task.related_id("prospect")
+        if prospect_id is None:
+            number = dialed_number(call)
+            prospect_id = await api.prospect_id_by_number(rep, e164(number)) if number else None
+        if prospect_id is None:
+            raise ProspectNotFound
+        if not search and not known_call:
+            existing = await self._existing_call(rep, prospect_id)
+        links = Links(
+            prospect_id=prospect_id,
+            user_id=user_id,
+            disposition_id=disposition_id,
+            task_id=task.id if task else None,
+            sequence_id=task.related_id("sequence") if task else None,
+            sequence_state_id=task.related_id("sequenceState") if task else None,
+            sequence_step_id=task.related_id("sequenceStep") if task else None,
+        )
+        task_open = task is not None and task.attributes.get("state") != "complete"
+        return links, task_open, existing
+
+    async def _existing_call(self, rep: RepSession, prospect_id: int | None) -> int | None:
+        if prospect_id is None:
+            return None
+        return await api.call_id_by_vendor_id(rep, prospect_id, self.call.call_id)
+
+    async def _task(self, rep: RepSession) -> Any:
+        if self.call.task_id is None:
+            return None
+        task = await api.get_one(rep, "tasks", self.call.task_id)
+        if task is None:
+            self.flags.append("task_not_found")
+        return task
+
+    async def _disposition(self, rep: RepSession) -> int | None:
+        call = self.call
+        if call.disposition_id is not None:
+            if await api.get_one(rep, "callDispositions", call.disposition_id) is not None:
+                return call.disposition_id
+            self.flags.append("disposition_not_found")
+            return None
+        if call.disposition:
+            found = await api.disposition_id_by_name(rep, call.disposition)
+            if found is None:
+                self.flags.append("disposition_unknown")
+            return found
+        return None
+
+    async def _prospect_exists(self, rep: RepSession, prospect_id: int | None) -> None:
+        if prospect_id is not None and await api.get_one(rep, "prospects", prospect_id) is None:
+            raise ProspectNotFound
+
+    async def _write_call(self, rep: RepSession, links: Links, existing: int | None) -> int:
+        """Create the call, unless an earlier attempt already did (crash between POST and bookkeeping)."""
+        call, ledger = self.call, self.services.calls
+        if existing is not None:
+            await count(self.services.redis, "calls_recovered")
+            outreach_call_id = existing
+        else:
+            outreach_call_id = await api.create_call(rep, call_attributes(call), call_relationships(links))
+        await ledger.record_call(call.team_id, call.call_id, outreach_call_id)
+        return outreach_call_id
+
+    async def _complete_task(self, rep: RepSession, task_id: int) -> None:
+        try:
+            await api.mark_task_complete(rep, task_id)
+        except OutreachRejected as rejected:
+            # Completed elsewhere between our read and this write, or gone: the call itself is logged.
+            if rejected.status not in (404, 409, 422):
+                raise
+            self.flags.append("task_not_completed")
+
+    async def _duplicate(self) -> dict[str, Any]:
+        await self.services.queue.forget_event(self.event_id)
+        await count(self.services.redis, "calls_duplicate")
+        return {"status": "duplicate", "event_id": self.event_id}
+
+    async def _finish(self, outreach_call_id: int) -> None:
+        call, services = self.call, self.services
+        if self.flags:
+            await services.dead_letters.flag(Flag(
+                event_id=self.event_id, call_id=call.call_id, team_id=call.team_id, rep_email=call.rep_email,
+                outreach_call_id=outreach_call_id, flags=self.flags, at=_now(),
+            ))
+        await services.queue.forget_event(self.event_id)
+        await count(services.redis, "calls_logged")
+        log.info("logged event=%s call=%s outreach_call=%s flags=%s", self.event_id, call.call_id,
+                 outreach_call_id, ",".join(self.flags) or "-")
+
+
+async def _first_error(*steps: Any) -> list[Any]:
+    """Run steps concurrently; if any fails, let all finish, then raise the first failure.
+
+    Unlike a bare gather, no step is left running in the background after the job moves on.
+    """
+    results = await asyncio.gather(*steps, return_exceptions=True)
+    for result in results:
+        if isinstance(result, BaseException):
+            raise result
+    return list(results)

@@ -1,0 +1,29 @@
+"""Release parked events once their rep can be served again (connected and mapped)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from runtime.services import Services
+from schemas.connection import ConnectionStatus
+
+log = logging.getLogger("workers.parking")
+
+
+async def rep_is_ready(services: Services, team_id: str, rep_email: str) -> bool:
+    status = await services.connections.status(team_id, rep_email)
+    mapped = await services.users.mapped_user_id(team_id, rep_email)
+    return status is ConnectionStatus.CONNECTED and mapped is not None
+
+
+async def release_ready(ctx: dict[str, Any]) -> dict[str, int]:
+    """Cron: the safety net behind the immediate release on connect and on mapping (≤ 30 s, CONTRACT)."""
+    services: Services = ctx["services"]
+    released = 0
+    for team_id, rep_email in await services.parking.parked_reps():
+        if await rep_is_ready(services, team_id, rep_email):
+            released += await services.parking.release(team_id, rep_email)
+    if released:
+        log.info("released %d parked events", released)
+    return {"released": released}
