@@ -11,6 +11,8 @@ from .schema import TYPES
 from .state import Record, Store
 
 MEDIA_TYPE = "application/vnd.api+json"
+# Large to-many relationships (an account's prospects) carry only `links.related`, as Outreach does.
+TO_MANY_LINKAGE_CAP = 100
 
 
 class ApiError(Exception):
@@ -75,9 +77,11 @@ def resource(store: Store, record: Record, base: str, fields: Fields | None = No
             rels[name] = {"data": None if id_ is None else {"type": target, "id": id_}}
     for name, (target, inverse) in rt.to_many.items():
         if only is None or name in only:
-            ids = store.related_ids(record.type, record.id, name)
+            ids = store.ids_by_rel(target, inverse, record.id)
             related = f"{base}/{TYPES[target].plural}?filter%5B{inverse}%5D%5Bid%5D={record.id}"
-            rels[name] = {"data": [{"type": target, "id": i} for i in ids], "links": {"related": related}}
+            rels[name] = {"links": {"related": related}}
+            if len(ids) <= TO_MANY_LINKAGE_CAP:
+                rels[name]["data"] = [{"type": target, "id": i} for i in sorted(ids)]
     return {
         "type": record.type,
         "id": record.id,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import bisect
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -27,7 +27,7 @@ Predicate = Callable[[Record], bool]
 @dataclass
 class Query:
     predicates: list[Predicate] = field(default_factory=list)
-    candidates: set[int] | None = None  # narrowed through an index, when a filter allows it
+    narrowing: list[set[int]] = field(default_factory=list)  # index hits; a match must be in every one
     sort: str = "id"
     descending: bool = False
     size: int = DEFAULT_PAGE
@@ -65,7 +65,12 @@ def parse(store: Store, rt: ResourceType, params: list[tuple[str, str]]) -> Quer
 def run(store: Store, rt: ResourceType, q: Query) -> tuple[list[Record], bool]:
     """One page of matching records, and whether more follow."""
     pool = store.all(rt.name)
-    records = pool.values() if q.candidates is None else [pool[i] for i in q.candidates if i in pool]
+    if q.narrowing:
+        smallest, *others = sorted(q.narrowing, key=len)
+        ids = [i for i in smallest if all(i in s for s in others)]
+        records: Iterable[Record] = [pool[i] for i in ids if i in pool]
+    else:
+        records = pool.values()
     hits = [r for r in records if all(p(r) for p in q.predicates)]
     keyed = sorted(((sort_key(r, q.sort), r) for r in hits), key=lambda kr: kr[0], reverse=q.descending)
     start = 0
@@ -121,7 +126,7 @@ def _add_filter(store: Store, rt: ResourceType, q: Query, name: str, sub: str | 
             raise bad_request("invalidFilter", f"'{param}' is not a filterable relationship.", param)
         ids = {_int(v, param) for v in value.split(",") if v}
         q.predicates.append(lambda r: r.rels.get(name) in ids)
-        _narrow(q, set().union(*(store.ids_by_rel(rt.name, name, i) for i in ids)) if ids else set())
+        q.narrowing.append(_union([store.ids_by_rel(rt.name, name, i) for i in ids]))
         return
     if not rt.can_filter(name):
         raise bad_request("invalidFilter", f"'{name}' is not a filterable attribute of '{rt.name}'.", param)
@@ -141,11 +146,12 @@ def _add_filter(store: Store, rt: ResourceType, q: Query, name: str, sub: str | 
     q.predicates.append(lambda r: _any(get(r), convert, lambda v: v in wanted))
     indexed = [store.ids_by_attr(rt.name, name, v) for v in value.split(",")]
     if all(s is not None for s in indexed):
-        _narrow(q, set().union(*(s for s in indexed if s is not None)))
+        q.narrowing.append(_union([s for s in indexed if s is not None]))
 
 
-def _narrow(q: Query, ids: set[int]) -> None:
-    q.candidates = ids if q.candidates is None else q.candidates & ids
+def _union(sets: list[set[int]]) -> set[int]:
+    """Index sets are shared with the store: never mutate them, and copy only when merging several."""
+    return sets[0] if len(sets) == 1 else set().union(*sets)
 
 
 def _any(value: Any, convert: Callable[[Any], Any], test: Callable[[Any], bool]) -> bool:

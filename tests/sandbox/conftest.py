@@ -64,7 +64,13 @@ async def ana(control: SandboxControl, running: RunningSandbox, http: aiohttp.Cl
 
 
 def call_body(**attributes: Any) -> dict[str, Any]:
-    attrs = {"direction": "outbound", "outcome": "Answered", "to": "+14155551234", "vendorCallId": "call_1", **attributes}
+    attrs = {
+        "direction": "outbound",
+        "outcome": "Answered",
+        "to": "+14155551234",
+        "vendorCallId": "call_1",
+        **attributes,
+    }
     return {
         "data": {
             "type": "call",

@@ -21,18 +21,25 @@ async def test_missing_and_expired_tokens_get_plain_text_401(
     assert status == 401 and body == "Invalid access token" and headers["Content-Type"].startswith("text/plain")
 
 
-async def test_revoke_kills_refresh_tokens(control: SandboxControl, running: RunningSandbox,
-                                           http: aiohttp.ClientSession) -> None:
+async def test_revoke_kills_refresh_tokens(
+    control: SandboxControl, running: RunningSandbox, http: aiohttp.ClientSession
+) -> None:
     tokens = await control.connect("ana@acme.com")
     assert await control.revoke_tokens(user_id=1) == 2
-    form = {"grant_type": "refresh_token", "client_id": "sandbox-client-id",
-            "client_secret": "sandbox-client-secret", "redirect_uri": "http://x", "refresh_token": tokens["refresh_token"]}
+    form = {
+        "grant_type": "refresh_token",
+        "client_id": "sandbox-client-id",
+        "client_secret": "sandbox-client-secret",
+        "redirect_uri": "http://x",
+        "refresh_token": tokens["refresh_token"],
+    }
     async with http.post(f"{running.base_url}/oauth/token", data=form) as r:
         assert r.status == 400 and (await r.json())["error"] == "invalid_grant"
 
 
-async def test_missing_scope_is_403(control: SandboxControl, running: RunningSandbox,
-                                    http: aiohttp.ClientSession) -> None:
+async def test_missing_scope_is_403(
+    control: SandboxControl, running: RunningSandbox, http: aiohttp.ClientSession
+) -> None:
     tokens = await control.connect("ana@acme.com", scope="users.all tasks.read")
     api = Api(http, running.api_url, tokens["access_token"])
     assert (await api.request("GET", "/tasks"))[0] == 200

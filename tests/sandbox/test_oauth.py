@@ -11,8 +11,14 @@ CLIENT = {"client_id": "sandbox-client-id", "client_secret": "sandbox-client-sec
 
 
 async def authorize(http: aiohttp.ClientSession, base: str, **params: str) -> tuple[int, dict[str, list[str]]]:
-    query = {"client_id": "sandbox-client-id", "redirect_uri": "http://x/cb", "response_type": "code",
-             "scope": "users.all tasks.all", "state": "st4te", **params}
+    query = {
+        "client_id": "sandbox-client-id",
+        "redirect_uri": "http://x/cb",
+        "response_type": "code",
+        "scope": "users.all tasks.all",
+        "state": "st4te",
+        **params,
+    }
     async with http.get(f"{base}/oauth/authorize", params=query, allow_redirects=False) as r:
         return r.status, parse_qs(urlsplit(r.headers.get("Location", "")).query)
 
@@ -49,20 +55,22 @@ async def test_code_flow_and_refresh_rotation(
     assert (await control.state())["token_mints"] == {"2": 2}
 
 
-async def test_omit_refresh_token_keeps_old_one_valid(control: SandboxControl, running: RunningSandbox,
-                                                      http: aiohttp.ClientSession) -> None:
+async def test_omit_refresh_token_keeps_old_one_valid(
+    control: SandboxControl, running: RunningSandbox, http: aiohttp.ClientSession
+) -> None:
     first = await control.connect("ana@acme.com")
     await control.faults(omit_refresh_token=True)
     for _ in range(2):
-        status, body = await token(http, running.base_url, grant_type="refresh_token",
-                                   refresh_token=first["refresh_token"])
+        status, body = await token(
+            http, running.base_url, grant_type="refresh_token", refresh_token=first["refresh_token"]
+        )
         assert status == 200 and "refresh_token" not in body
 
 
-async def test_bad_client_deny_and_unknown_client(control: SandboxControl, running: RunningSandbox,
-                                                  http: aiohttp.ClientSession) -> None:
-    status, body = await token(http, running.base_url, grant_type="authorization_code", code="x",
-                               client_secret="wrong")
+async def test_bad_client_deny_and_unknown_client(
+    control: SandboxControl, running: RunningSandbox, http: aiohttp.ClientSession
+) -> None:
+    status, body = await token(http, running.base_url, grant_type="authorization_code", code="x", client_secret="wrong")
     assert status == 401 and body == {"error": "invalid_client"}
     status, query = await authorize(http, running.base_url, deny="1")
     assert status == 302 and query["error"] == ["access_denied"] and query["state"] == ["st4te"]
@@ -73,14 +81,16 @@ async def test_bad_client_deny_and_unknown_client(control: SandboxControl, runni
     assert status == 400
 
 
-async def test_login_via_control_and_mint_limit(control: SandboxControl, running: RunningSandbox,
-                                                http: aiohttp.ClientSession) -> None:
+async def test_login_via_control_and_mint_limit(
+    control: SandboxControl, running: RunningSandbox, http: aiohttp.ClientSession
+) -> None:
     await control.login("cleo@acme.com")
     await control.faults(token_mint_limit_per_minute=1)
     _, query = await authorize(http, running.base_url)
     status, body = await token(http, running.base_url, grant_type="authorization_code", code=query["code"][0])
     assert status == 200
-    status, limited = await token(http, running.base_url, grant_type="refresh_token",
-                                  refresh_token=str(body["refresh_token"]))
+    status, _ = await token(
+        http, running.base_url, grant_type="refresh_token", refresh_token=str(body["refresh_token"])
+    )
     assert status == 429
     assert (await control.state())["token_mints"] == {"3": 1}

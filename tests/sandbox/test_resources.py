@@ -13,7 +13,12 @@ from .conftest import Api, call_body
 async def test_seeded_ids_and_dispositions(ana: Api) -> None:
     dispositions = (await ana.get("/callDispositions"))["data"]
     assert {(d["id"], d["attributes"]["outcome"]) for d in dispositions} == {
-        (1, "completed"), (3, "completed"), (5, "completed"), (6, "no_answer"), (7, "no_answer"), (9, "no_answer")
+        (1, "completed"),
+        (3, "completed"),
+        (5, "completed"),
+        (6, "no_answer"),
+        (7, "no_answer"),
+        (9, "no_answer"),
     }
     task = (await ana.get("/tasks/1122"))["data"]
     rels = {k: v["data"]["id"] for k, v in task["relationships"].items() if isinstance(v.get("data"), dict)}
@@ -92,8 +97,15 @@ async def test_filters_lists_ranges_relationships(ana: Api) -> None:
     ranged = await ana.get("/callDispositions", **{"filter[order]": "3..6"})
     assert [d["id"] for d in ranged["data"]] == [3, 5, 6]
     now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    due = await ana.get("/tasks", **{"filter[owner][id]": "1", "filter[state]": "incomplete",
-                                     "filter[dueAt]": f"neginf..{now}", "page[size]": "1000"})
+    due = await ana.get(
+        "/tasks",
+        **{
+            "filter[owner][id]": "1",
+            "filter[state]": "incomplete",
+            "filter[dueAt]": f"neginf..{now}",
+            "page[size]": "1000",
+        },
+    )
     due_ids = {t["id"] for t in due["data"]}
     assert {1122, 1123, 1124, 1126, 1131, 2001} <= due_ids and 1125 not in due_ids and 1127 not in due_ids
     assert all(t["relationships"]["owner"]["data"]["id"] == 1 for t in due["data"])
@@ -109,8 +121,13 @@ async def test_filters_lists_ranges_relationships(ana: Api) -> None:
 
 async def test_pagination_follows_links_next(ana: Api) -> None:
     url = "/tasks"
-    params = {"filter[owner][id]": "1", "filter[state]": "incomplete", "page[size]": "25", "count": "false",
-              "sort": "dueAt"}
+    params = {
+        "filter[owner][id]": "1",
+        "filter[state]": "incomplete",
+        "page[size]": "25",
+        "count": "false",
+        "sort": "dueAt",
+    }
     seen: list[int] = []
     pages = 0
     body = await ana.get(url, **params)
@@ -128,11 +145,23 @@ async def test_pagination_follows_links_next(ana: Api) -> None:
 
 
 async def test_include_and_sparse_fields(ana: Api) -> None:
-    body = await ana.get("/tasks", **{"filter[id]": "1122,1123,1125", "include": "prospect,account,sequence,sequenceStep",
-                                      "fields[prospect]": "firstName,lastName"})
+    body = await ana.get(
+        "/tasks",
+        **{
+            "filter[id]": "1122,1123,1125",
+            "include": "prospect,account,sequence,sequenceStep",
+            "fields[prospect]": "firstName,lastName",
+        },
+    )
     included = {(r["type"], r["id"]) for r in body["included"]}
-    assert included == {("prospect", 3456), ("prospect", 3457), ("account", 501), ("account", 502),
-                        ("sequence", 41), ("sequenceStep", 202)}
+    assert included == {
+        ("prospect", 3456),
+        ("prospect", 3457),
+        ("account", 501),
+        ("account", 502),
+        ("sequence", 41),
+        ("sequenceStep", 202),
+    }
     dana = next(r for r in body["included"] if r["id"] == 3456)
     assert set(dana["attributes"]) == {"firstName", "lastName"}
     nested = await ana.get("/tasks/1122", include="prospect.phoneNumbers,sequenceStep.callPurpose")
@@ -143,7 +172,8 @@ async def test_include_and_sparse_fields(ana: Api) -> None:
 
 async def test_mark_complete_via_query_string(ana: Api, control: SandboxControl) -> None:
     status, body, _ = await ana.request(
-        "POST", "/tasks/1122/actions/markComplete",
+        "POST",
+        "/tasks/1122/actions/markComplete",
         **{"actionParams[completionNote]": "Logged by Nooks", "actionParams[completionAction]": ""},
     )
     assert status == 200
@@ -154,8 +184,9 @@ async def test_mark_complete_via_query_string(ana: Api, control: SandboxControl)
     state = await control.record("sequenceState", 7001)
     assert state["relationships"]["sequenceStep"]["data"]["id"] == 203  # advanced to the next step
     assert (await ana.request("POST", "/tasks/1122/actions/explode"))[0] == 404
-    status, body, _ = await ana.request("POST", "/tasks/1125/actions/reschedule",
-                                        **{"actionParams[dueAt]": "2030-01-01T00:00:00Z"})
+    status, body, _ = await ana.request(
+        "POST", "/tasks/1125/actions/reschedule", **{"actionParams[dueAt]": "2030-01-01T00:00:00Z"}
+    )
     assert status == 200 and body["data"]["attributes"]["dueAt"] == "2030-01-01T00:00:00.000Z"
 
 
