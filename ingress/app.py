@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from starlette.applications import Starlette
 from starlette.routing import Route
 
-from ingress import health, oauth_flow, ops, reps
+from ingress import call_tasks, health, oauth_flow, ops, reps
 from ingress.nooks_events import NooksEvents
 from runtime.services import Services
 from schemas.settings import Settings
@@ -36,6 +36,7 @@ def create_app(settings: Settings) -> Starlette:
         Route("/v1/teams/{team_id}/reps/{rep_email}/connection", reps.connection, methods=["GET", "DELETE"]),
         Route("/v1/teams/{team_id}/user-mappings", reps.list_mappings, methods=["GET"]),
         Route("/v1/teams/{team_id}/user-mappings/{rep_email}", reps.put_mapping, methods=["PUT"]),
+        Route("/v1/teams/{team_id}/reps/{rep_email}/call-tasks", call_tasks.list_call_tasks, methods=["GET"]),
         Route("/healthz", health.healthz, methods=["GET"]),
         Route("/readyz", health.readyz, methods=["GET"]),
         Route("/metrics", health.metrics, methods=["GET"]),

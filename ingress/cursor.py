@@ -72,8 +72,9 @@ def decode(key: bytes, team_id: str, rep_email: str, cursor: str) -> CursorState
         raise BadCursor("cursor was issued for another team or rep")
     owner, url, after_id, after_due = payload.get("o"), payload.get("u"), payload.get("a"), payload.get("ad")
     due_before = parse_time(payload.get("d"))
-    if (not _is_int(owner) or due_before is None or not (url is None or isinstance(url, str))
-            or not (after_id is None or _is_int(after_id)) or not (after_due is None or isinstance(after_due, str))):
+    if (not isinstance(owner, int) or isinstance(owner, bool) or due_before is None
+            or not (url is None or isinstance(url, str)) or not (after_id is None or _is_int(after_id))
+            or not (after_due is None or isinstance(after_due, str))):
         raise BadCursor("cursor is not one this service issued")
     return CursorState(owner_id=owner, due_before=due_before,
                        position=Position(url=url, after_id=after_id, after_due=after_due))

@@ -248,7 +248,8 @@ def format_time(value: object) -> str | None:
     parsed = parse_time(value)
     if parsed is None:
         return _text(value)
-    text = parsed.astimezone(UTC).isoformat()
+    utc = parsed.astimezone(UTC)
+    text = utc.isoformat(timespec="milliseconds" if utc.microsecond else "seconds")
     return text.replace("+00:00", "Z")
 
 

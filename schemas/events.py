@@ -27,7 +27,7 @@ class EventEnvelope(BaseModel):
 class CallData(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
 
-    team_id: NonEmpty
+    team_id: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")]
     rep_email: Annotated[str, StringConstraints(strip_whitespace=True, to_lower=True, min_length=3, max_length=254,
                                                 pattern=r"^[^@\s]+@[^@\s]+$")]
     call_id: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=63)]

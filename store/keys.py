@@ -85,3 +85,41 @@ def rep_member(team_id: str, rep_email: str) -> str:
 def split_member(member: str) -> tuple[str, str]:
     team_id, _, rep_email = member.partition("\t")
     return team_id, rep_email
+
+
+# --- Outreach webhooks (docs/outreach-webhooks.md) ---------------------------------------------------------
+
+def webhook_subscription(webhook_id: str) -> str:
+    """Outreach webhook id → {"team\\trep": {"resource", encrypted secret}} (ids collide across orgs)."""
+    return f"{PREFIX}whsub:{webhook_id}"
+
+
+def rep_subscriptions(team_id: str, rep_email: str) -> str:
+    """A rep's subscriptions: resource → Outreach webhook id."""
+    return f"{PREFIX}whsubs:{team_id}:{rep_email}"
+
+
+def subscriptions_lock(team_id: str, rep_email: str) -> str:
+    return f"{PREFIX}lock:whsubs:{team_id}:{rep_email}"
+
+
+def outreach_seen(team_id: str, event_id: str) -> str:
+    """Dedupe key of an `Outreach-Webhook-Event-Id` (or of the body's HMAC when the header is missing)."""
+    return f"{PREFIX}ohseen:{team_id}:{event_id}"
+
+
+def change_claim(change_key: str) -> str:
+    """Which job notifies the dialer of one Outreach change (a hash of team, resource, id and updatedAt)."""
+    return f"{PREFIX}change:{change_key}"
+
+
+def reconcile_cursor(team_id: str, rep_email: str) -> str:
+    """resource → the last `updatedAt` reconciled for this rep (a timestamp, nothing else)."""
+    return f"{PREFIX}cursor:{team_id}:{rep_email}"
+
+
+def reconcile_lock(team_id: str, rep_email: str) -> str:
+    return f"{PREFIX}lock:reconcile:{team_id}:{rep_email}"
+
+
+NOTIFY_GONE = f"{PREFIX}notify-gone"  # hash notify URL → epoch seconds it answered 410

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from tests.support.nooks import call_event
 from tests.support.service import Service, eventually
 
@@ -34,3 +36,220 @@ async def test_connected_rep_call_is_logged_with_everything(svc: Service) -> Non
 
 async def _is_complete(svc: Service, task_id: int) -> bool:
     return await svc.task_state(task_id) == "complete"
+
+
+async def _logged(svc: Service, call_id: str, count: int = 1) -> list[dict]:  # type: ignore[type-arg]
+    return await eventually(lambda: _exactly(svc, call_id, count))
+
+
+async def _exactly(svc: Service, call_id: str, count: int) -> list[dict] | None:  # type: ignore[type-arg]
+    calls = await svc.calls(call_id)
+    assert len(calls) <= count, f"{len(calls)} calls for {call_id}"
+    return calls if len(calls) == count else None
+
+
+async def _result(svc: Service, event_id: str) -> dict:  # type: ignore[type-arg]
+    """The worker's outcome, read from where operators see it."""
+    async def probe() -> dict | None:  # type: ignore[type-arg]
+        flagged = (await svc.ops_api("GET", "/ops/api/flagged"))[1]["flagged"]
+        dead = (await svc.ops_api("GET", "/ops/api/dead-letters"))[1]["dead_letters"]
+        parked = (await svc.ops_api("GET", "/ops/api/parked"))[1]["parked"]
+        for kind, items in (("flagged", flagged), ("dead", dead), ("parked", parked)):
+            for item in items:
+                if item["event_id"] == event_id:
+                    return {"kind": kind, **item}
+        return None
+    return await eventually(probe)
+
+
+def _rel(call: dict, name: str) -> int | None:  # type: ignore[type-arg]
+    return ((call["relationships"].get(name) or {}).get("data") or {}).get("id")
+
+
+async def test_prospect_found_by_dialed_number(svc: Service) -> None:
+    await svc.connect()
+    await svc.post_event(call_event("call_by_phone", prospect_id=None, task_id=None, to="(415) 555-1234"))
+    [call] = await _logged(svc, "call_by_phone")
+    assert _rel(call, "prospect") == 3456 and _rel(call, "task") is None
+
+
+async def test_prospect_taken_from_the_task(svc: Service) -> None:
+    await svc.connect()
+    await svc.post_event(call_event("call_by_task", prospect_id=None, to="+19999999999"))
+    [call] = await _logged(svc, "call_by_task")
+    assert _rel(call, "prospect") == 3456 and _rel(call, "task") == 1122
+
+
+async def test_disposition_by_name_and_unanswered_outcome(svc: Service) -> None:
+    await svc.connect()
+    await svc.post_event(call_event("call_named", disposition_id=None, disposition="left voicemail",
+                                    answered_at=None))
+    [call] = await _logged(svc, "call_named")
+    assert _rel(call, "callDisposition") == 7
+    assert call["attributes"]["outcome"] == "Not Answered"
+
+
+async def test_unknown_disposition_is_logged_without_link_and_flagged(svc: Service) -> None:
+    await svc.connect()
+    event = call_event("call_odd_dispo", disposition_id=None, disposition="Abducted by aliens")
+    await svc.post_event(event)
+    [call] = await _logged(svc, "call_odd_dispo")
+    assert _rel(call, "callDisposition") is None
+    result = await _result(svc, event["id"])
+    assert result["kind"] == "flagged" and result["flags"] == ["disposition_unknown"]
+    event = call_event("call_bad_dispo_id", disposition_id=424242)
+    await svc.post_event(event)
+    [call] = await _logged(svc, "call_bad_dispo_id")
+    assert _rel(call, "callDisposition") is None
+    assert (await _result(svc, event["id"]))["flags"] == ["disposition_not_found"]
+
+
+async def test_task_gone_is_logged_without_task_and_flagged(svc: Service) -> None:
+    await svc.connect()
+    event = call_event("call_no_task", task_id=987654)
+    await svc.post_event(event)
+    [call] = await _logged(svc, "call_no_task")
+    assert _rel(call, "task") is None and _rel(call, "sequence") is None
+    assert (await _result(svc, event["id"]))["flags"] == ["task_not_found"]
+
+
+async def test_complete_task_false_leaves_the_task_open(svc: Service) -> None:
+    await svc.connect()
+    await svc.post_event(call_event("call_keep_open", complete_task=False))
+    await _logged(svc, "call_keep_open")
+    assert await svc.task_state(1122) == "incomplete"
+
+
+async def test_task_already_complete_is_not_completed_again(svc: Service) -> None:
+    await svc.connect()
+    await svc.sandbox.update("task", 1122, {"state": "complete"})
+    await svc.sandbox.clear_requests()
+    await svc.post_event(call_event("call_done_task"))
+    await _logged(svc, "call_done_task")
+    await asyncio.sleep(0.2)
+    assert not [r for r in await svc.sandbox.requests() if "markComplete" in r["path"]]
+
+
+async def test_resent_event_with_new_id_gives_one_call(svc: Service) -> None:
+    await svc.connect()
+    await svc.post_event(call_event("call_resent"))
+    await _logged(svc, "call_resent")
+    again = call_event("call_resent")
+    assert (await svc.post_event(again))[0] == 202
+    await eventually(lambda: _stat(svc, "calls_duplicate"))
+    assert len(await svc.calls("call_resent")) == 1
+
+
+async def test_concurrent_deliveries_with_different_ids_give_one_call(svc: Service) -> None:
+    await svc.connect()
+    await svc.sandbox.faults(latency_ms=30)
+    await asyncio.gather(*(svc.post_event(call_event("call_storm")) for _ in range(10)))
+    await _logged(svc, "call_storm")
+    await eventually(lambda: _stat(svc, "calls_duplicate", 9), timeout=20)
+    assert len(await svc.calls("call_storm")) == 1
+
+
+async def test_crash_between_post_and_bookkeeping_gives_one_call(svc: Service) -> None:
+    """Outreach creates the call but the answer is lost: the retry finds it by vendorCallId."""
+    await svc.connect()
+    await svc.sandbox.fail_next("/api/v2/calls", method="POST", after_effect=True, drop=True)
+    await svc.post_event(call_event("call_lost_answer"))
+    await eventually(lambda: _stat(svc, "calls_recovered"), timeout=15)
+    await _logged(svc, "call_lost_answer")
+    assert await eventually(lambda: _is_complete(svc, 1122))
+
+
+async def test_outreach_5xx_and_429_are_retried(svc: Service) -> None:
+    await svc.connect()
+    await svc.sandbox.fail_next("/api/v2/calls", method="POST", status=503)
+    await svc.sandbox.fail_next("/api/v2/tasks/*", method="GET", status=429, retry_after=1)
+    await svc.post_event(call_event("call_flaky"))
+    await _logged(svc, "call_flaky")
+    assert await _stat(svc, "retries") or await _stat(svc, "retries_rate_limited")
+
+
+async def test_expired_token_is_refreshed_once_for_many_jobs(svc: Service) -> None:
+    await svc.connect()
+    mints_before = (await svc.sandbox.state())["token_mints"].get("1", 0)
+    await svc.sandbox.expire_tokens("ana@acme.com")
+    ids = [f"call_refresh_{i}" for i in range(8)]
+    await asyncio.gather(*(svc.post_event(call_event(cid, task_id=None)) for cid in ids))
+    for cid in ids:
+        await _logged(svc, cid)
+    assert (await svc.sandbox.state())["token_mints"]["1"] == mints_before + 1
+    assert (await svc.connection("team_acme", "ana@acme.com"))["status"] == "connected"
+
+
+async def test_refresh_response_without_refresh_token_keeps_the_stored_one(svc: Service) -> None:
+    await svc.connect()
+    await svc.sandbox.faults(omit_refresh_token=True)
+    for round_ in range(2):  # twice: the second refresh must still have a refresh token to use
+        await svc.sandbox.expire_tokens("ana@acme.com")
+        await svc.post_event(call_event(f"call_keep_refresh_{round_}", task_id=None))
+        await _logged(svc, f"call_keep_refresh_{round_}")
+
+
+async def test_revoked_rep_is_parked_then_released_on_reconnect(svc: Service) -> None:
+    await svc.connect()
+    await svc.sandbox.revoke_tokens("ana@acme.com")
+    event = call_event("call_after_revoke")
+    await svc.post_event(event)
+    parked = await _result(svc, event["id"])
+    assert (parked["kind"], parked["reason"]) == ("parked", "needs_reconnect")
+    connection = await svc.connection("team_acme", "ana@acme.com")
+    assert connection["status"] == "needs_reconnect" and connection["parked_events"] == 1
+    assert await svc.calls("call_after_revoke") == []
+    await svc.connect()
+    await _logged(svc, "call_after_revoke")
+    assert (await svc.connection("team_acme", "ana@acme.com"))["parked_events"] == 0
+
+
+async def test_never_connected_rep_is_parked_until_connect(svc: Service) -> None:
+    event = call_event("call_before_connect")
+    await svc.post_event(event)
+    parked = await _result(svc, event["id"])
+    assert (parked["kind"], parked["reason"]) == ("parked", "not_connected")
+    await svc.connect()
+    await _logged(svc, "call_before_connect")
+
+
+async def test_unmapped_rep_is_parked_until_mapped(svc: Service) -> None:
+    await svc.connect(rep_email="zoe@acme.com", login_email="cleo@acme.com")
+    event = call_event("call_unmapped", rep_email="zoe@acme.com", task_id=None)
+    await svc.post_event(event)
+    assert (await _result(svc, event["id"]))["reason"] == "not_mapped"
+    status, body = await svc.api("PUT", "/v1/teams/team_acme/user-mappings/zoe@acme.com", json={"outreach_user_id": 3})
+    assert status == 200 and body["released_events"] == 1
+    [call] = await _logged(svc, "call_unmapped")
+    assert _rel(call, "user") == 3
+
+
+async def test_prospect_not_found_is_dead_lettered_and_can_be_retried(svc: Service) -> None:
+    await svc.connect()
+    event = call_event("call_nobody", prospect_id=None, task_id=None, to="+10000000000")
+    await svc.post_event(event)
+    dead = await _result(svc, event["id"])
+    assert dead["kind"] == "dead" and dead["reason"] == "prospect not found in Outreach"
+    assert (dead["call_id"], dead["team_id"], dead["rep_email"]) == ("call_nobody", "team_acme", "ana@acme.com")
+    # An admin adds the number in Outreach; the operator retries.
+    await svc.sandbox.create("phoneNumber", {"number": "+10000000000", "phoneType": "mobile"}, {"prospect": 3457})
+    status, _ = await svc.ops_api("POST", f"/ops/api/dead-letters/{event['id']}/retry")
+    assert status == 202
+    [call] = await _logged(svc, "call_nobody")
+    assert _rel(call, "prospect") == 3457
+    assert (await svc.ops_api("POST", f"/ops/api/dead-letters/{event['id']}/retry"))[0] == 404
+
+
+async def test_outreach_validation_error_is_dead_lettered_with_a_safe_reason(svc: Service) -> None:
+    await svc.connect()
+    await svc.sandbox.fail_next("/api/v2/calls", method="POST", status=422)
+    event = call_event("call_refused")
+    await svc.post_event(event)
+    dead = await _result(svc, event["id"])
+    assert dead["kind"] == "dead" and dead["reason"].startswith("Outreach answered 422")
+    assert await svc.calls("call_refused") == []
+
+
+async def _stat(svc: Service, name: str, at_least: int = 1) -> bool:
+    value = await svc.redis.hget("no:stats", name)
+    return value is not None and int(value) >= at_least

@@ -1,0 +1,220 @@
+"""Real subprocesses for the benchmarks: Redis, the Outreach sandbox, web, workers, baseline apps.
+
+Every process is started here, remembered, and stopped by its own pid when the run ends (never by name).
+A sampler thread keeps the peak RSS of each role (web, worker, ...) for the memory figures.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import psutil
+from cryptography.fernet import Fernet
+
+from runtime.embedded_redis import EmbeddedRedis, free_port, start_redis
+
+ROOT = Path(__file__).resolve().parent.parent
+EVENTS_SECRET = "whsec_" + "YmVuY2gtbm9va3MtZXZlbnRzLXNlY3JldC0zMmJ5dGVzIQ=="
+API_TOKEN = "nooks-api-token-for-bench"
+TOKEN_KEY = Fernet.generate_key().decode()
+LOG_DIR = Path(tempfile.mkdtemp(prefix="nooks-bench-logs-"))
+
+
+@dataclass
+class Proc:
+    role: str
+    popen: subprocess.Popen[bytes]
+    log_path: Path
+    port: int | None = None
+
+    @property
+    def pid(self) -> int:
+        return self.popen.pid
+
+    @property
+    def ps(self) -> psutil.Process:
+        return psutil.Process(self.popen.pid)
+
+    def cpu_seconds(self) -> float:
+        times = self.ps.cpu_times()
+        return float(times.user + times.system)
+
+    def log_text(self) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")
+        except OSError:
+            return ""
+
+    def stop(self, timeout: float = 10.0) -> None:
+        if self.popen.poll() is not None:
+            return
+        self.popen.send_signal(signal.SIGINT if self.role.startswith("worker") else signal.SIGTERM)
+        try:
+            self.popen.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.popen.kill()
+            self.popen.wait(timeout=5)
+
+
+@dataclass
+class Cluster:
+    """Everything one benchmark run started, and the peak RSS seen per role."""
+
+    redis: EmbeddedRedis | None = None
+    procs: list[Proc] = field(default_factory=list)
+    peak_rss: dict[str, int] = field(default_factory=dict)
+    _sampler: threading.Thread | None = None
+    _stop: threading.Event = field(default_factory=threading.Event)
+
+    # --- lifecycle --------------------------------------------------------------------------------------
+    def start_redis(self) -> EmbeddedRedis:
+        # Durable like production: append-only file, fsync every second.
+        self.redis = start_redis(persist=True)
+        self._start_sampler()
+        return self.redis
+
+    def close(self) -> None:
+        self._stop.set()
+        for proc in reversed(self.procs):
+            with contextlib.suppress(Exception):
+                proc.stop()
+        self.procs.clear()
+        if self.redis is not None:
+            self.redis.stop()
+            self.redis = None
+
+    def stop(self, proc: Proc) -> None:
+        self._sample_once()
+        proc.stop()
+        if proc in self.procs:
+            self.procs.remove(proc)
+
+    # --- starting things --------------------------------------------------------------------------------
+    def spawn(self, role: str, args: list[str], env: dict[str, str] | None = None, port: int | None = None,
+              cpus: set[int] | None = None) -> Proc:
+        log_path = LOG_DIR / f"{role}-{len(self.procs)}.log"
+        handle = log_path.open("wb")
+        full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
+        popen = subprocess.Popen([sys.executable, *args], cwd=ROOT, env=full_env, stdout=handle,
+                                 stderr=subprocess.STDOUT)
+        handle.close()
+        proc = Proc(role, popen, log_path, port)
+        self.procs.append(proc)
+        if cpus:
+            with contextlib.suppress(Exception):
+                proc.ps.cpu_affinity(sorted(cpus))
+        return proc
+
+    def service_env(self, web_port: int, sandbox_port: int, **extra: str) -> dict[str, str]:
+        assert self.redis is not None
+        return {
+            "REDIS_URL": self.redis.url,
+            "PUBLIC_BASE_URL": f"http://127.0.0.1:{web_port}",
+            "OUTREACH_API_URL": f"http://127.0.0.1:{sandbox_port}/api/v2",
+            "OUTREACH_OAUTH_URL": f"http://127.0.0.1:{sandbox_port}/oauth",
+            "OUTREACH_CLIENT_ID": "sandbox-client-id",
+            "OUTREACH_CLIENT_SECRET": "sandbox-client-secret",
+            "NOOKS_EVENTS_SECRET": EVENTS_SECRET,
+            "NOOKS_API_TOKEN": API_TOKEN,
+            "TOKEN_ENCRYPTION_KEYS": TOKEN_KEY,
+            "HOST": "127.0.0.1",
+            "PORT": str(web_port),
+            **extra,
+        }
+
+    def start_sandbox(self) -> Proc:
+        port = free_port()
+        proc = self.spawn("sandbox", ["-m", "sandbox", "--host", "127.0.0.1", "--port", str(port), "--seed", "demo",
+                                      "--log-level", "warning"], port=port)
+        wait_http(proc, f"http://127.0.0.1:{port}/_sandbox/state")
+        return proc
+
+    def start_web(self, env: dict[str, str]) -> Proc:
+        port = int(env["PORT"])
+        proc = self.spawn("web", ["-m", "ingress"], env=env, port=port)
+        wait_http(proc, f"http://127.0.0.1:{port}/healthz")
+        return proc
+
+    def start_worker(self, env: dict[str, str], role: str = "worker", module: str = "workers") -> Proc:
+        proc = self.spawn(role, ["-m", module], env=env)
+        wait_log(proc, "Starting worker")
+        time.sleep(0.3)  # startup hook (Services.open) and the first poll
+        return proc
+
+    def start_baseline(self, app: str, env: dict[str, str]) -> Proc:
+        port = free_port()
+        proc = self.spawn(f"baseline-{app}", ["-m", "bench.baselines", app, "--port", str(port)], env=env, port=port)
+        wait_http(proc, f"http://127.0.0.1:{port}/healthz")
+        return proc
+
+    # --- memory -----------------------------------------------------------------------------------------
+    def _start_sampler(self) -> None:
+        def loop() -> None:
+            while not self._stop.wait(0.2):
+                self._sample_once()
+
+        self._sampler = threading.Thread(target=loop, name="rss-sampler", daemon=True)
+        self._sampler.start()
+
+    def _sample_once(self) -> None:
+        for proc in list(self.procs):
+            try:
+                rss = int(proc.ps.memory_info().rss)
+            except (psutil.Error, OSError):
+                continue
+            role = "worker" if proc.role.startswith("worker") else proc.role
+            if rss > self.peak_rss.get(role, 0):
+                self.peak_rss[role] = rss
+
+
+def wait_http(proc: Proc, url: str, timeout: float = 30.0) -> None:
+    import urllib.request
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.popen.poll() is not None:
+            raise RuntimeError(f"{proc.role} exited early:\n{proc.log_text()[-3000:]}")
+        try:
+            with urllib.request.urlopen(url, timeout=1) as answer:  # noqa: S310 - loopback only
+                if answer.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"{proc.role} did not answer {url} within {timeout}s:\n{proc.log_text()[-3000:]}")
+
+
+def wait_log(proc: Proc, needle: str, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if needle in proc.log_text():
+            return
+        if proc.popen.poll() is not None:
+            raise RuntimeError(f"{proc.role} exited early:\n{proc.log_text()[-3000:]}")
+        time.sleep(0.05)
+    raise RuntimeError(f"{proc.role} never logged {needle!r}:\n{proc.log_text()[-3000:]}")
+
+
+def machine() -> dict[str, Any]:
+    def run(cmd: list[str]) -> str:
+        try:
+            return subprocess.run(cmd, capture_output=True, text=True, timeout=10).stdout.strip()
+        except (OSError, subprocess.TimeoutExpired):
+            return ""
+
+    return {
+        "nproc": run(["nproc"]),
+        "lscpu": "\n".join(run(["lscpu"]).splitlines()[:14]),
+        "python": sys.version.split()[0],
+        "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
+        "redis": run([start_redis.__globals__["redis_server_binary"](), "--version"]).split(" sha=")[0],
+    }

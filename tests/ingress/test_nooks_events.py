@@ -1,0 +1,125 @@
+"""`POST /v1/nooks/events`: every answer of the contract, over real HTTP against a real Redis."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+
+import aiohttp
+import orjson
+
+from runtime.embedded_redis import free_port
+from store import keys
+from tests.support.nooks import call_event, signed
+from tests.support.servers import running_app
+from tests.support.service import Service
+
+
+async def test_queued_then_duplicate(svc: Service) -> None:
+    event = call_event()
+    assert await svc.post_event(event) == (202, {"status": "queued", "event_id": event["id"]})
+    assert await svc.post_event(event) == (200, {"status": "duplicate", "event_id": event["id"]})
+
+
+async def test_concurrent_deliveries_of_one_id_get_exactly_one_202(svc: Service) -> None:
+    body, headers = signed(call_event())
+    results = await asyncio.gather(*(svc.post_raw(body, headers) for _ in range(20)))
+    statuses = sorted(status for status, _ in results)
+    assert statuses == [200] * 19 + [202]
+
+
+async def test_missing_signature_headers(svc: Service) -> None:
+    body, headers = signed(call_event())
+    for name in ("webhook-id", "webhook-timestamp", "webhook-signature"):
+        partial = {k: v for k, v in headers.items() if k != name}
+        status, answer = await svc.post_raw(body, partial)
+        assert status == 401, name
+        assert answer["error"]["code"] == "bad_signature"
+
+
+async def test_wrong_secret_tampered_body_and_garbage_signatures(svc: Service) -> None:
+    event = call_event()
+    body, headers = signed(event, secret="whsec_" + "b3RoZXItc2VjcmV0LW90aGVyLXNlY3JldC0xMjM0NTY=")
+    assert (await svc.post_raw(body, headers))[0] == 401
+    body, headers = signed(event)
+    assert (await svc.post_raw(body.replace(b"95", b"96"), headers))[0] == 401
+    for garbage in ("v1,", "v1", "v1,!!!notbase64", "nonsense", "v2,abc v1,", ""):
+        status, answer = await svc.post_raw(body, {**headers, "webhook-signature": garbage})
+        assert status == 401, garbage
+    assert await svc.redis.zcard(keys.QUEUE) == 0
+
+
+async def test_space_separated_signature_list_is_accepted(svc: Service) -> None:
+    event = call_event()
+    body, headers = signed(event)
+    headers["webhook-signature"] = "v1,AAAA " + headers["webhook-signature"]
+    assert (await svc.post_raw(body, headers))[0] == 202
+
+
+async def test_timestamp_more_than_five_minutes_off(svc: Service) -> None:
+    for offset in (timedelta(minutes=-6), timedelta(minutes=6)):
+        status, answer = await svc.post_event(call_event(), timestamp=datetime.now(UTC) + offset)
+        assert status == 401
+        assert "5 minutes" in answer["error"]["message"]
+    body, headers = signed(call_event())
+    assert (await svc.post_raw(body, {**headers, "webhook-timestamp": "soon"}))[0] == 401
+
+
+async def test_body_that_is_not_json(svc: Service) -> None:
+    status, answer = await svc.post_event(b"{not json")
+    assert status == 400 and answer["error"]["code"] == "bad_json"
+    status, _ = await svc.post_raw(b"\xff\xfe", {"webhook-id": "x", "webhook-timestamp": "1",
+                                                 "webhook-signature": "v1,AAAA"})
+    assert status in (400, 401)
+
+
+async def test_schema_errors_name_each_bad_field(svc: Service) -> None:
+    event = call_event(call_id="c" * 64, started_at="not a time")
+    del event["data"]["to"]
+    status, answer = await svc.post_event(event)
+    assert status == 422
+    fields = {item["field"] for item in answer["error"]["fields"]}
+    assert {"data.call_id", "data.started_at", "data.to"} <= fields
+    assert "c" * 64 not in orjson.dumps(answer).decode()  # values are not echoed
+    for shape in ([1, 2], "text", {"id": "x"}, {"id": "x", "type": "call.completed", "data": "nope"}):
+        assert (await svc.post_event(orjson.dumps(shape), msg_id="shape"))[0] == 422
+        await svc.redis.delete(keys.seen_event("shape"))
+
+
+async def test_body_over_256_kib(svc: Service) -> None:
+    event = call_event(notes="x" * (300 * 1024))
+    status, answer = await svc.post_event(event)
+    assert status == 413 and answer["error"]["code"] == "body_too_large"
+    # Also when the sender lies about (or omits) the length: the stream is cut at the limit.
+    async def chunks():  # type: ignore[no-untyped-def]
+        for _ in range(300):
+            yield b"x" * 1024
+    body, headers = signed(b"{}")
+    async with svc.http.post(f"{svc.base_url}/v1/nooks/events", data=chunks(), headers=headers) as response:
+        assert response.status == 413
+
+
+async def test_other_event_types_are_accepted_and_recorded_as_ignored(svc: Service) -> None:
+    event = {"id": "evt_started", "type": "call.started", "data": {"call_id": "x"}}
+    assert await svc.post_event(event) == (202, {"status": "ignored", "event_id": "evt_started"})
+    assert await svc.post_event(event) == (200, {"status": "duplicate", "event_id": "evt_started"})
+    assert await svc.redis.zcard(keys.QUEUE) == 0
+    assert await svc.redis.hget(keys.STATS, "events_ignored") == b"1"
+
+
+async def test_queue_unavailable_answers_503_and_keeps_nothing(svc: Service) -> None:
+    async with running_app(svc.settings, redis_url=f"redis://127.0.0.1:{free_port()}/0") as base:
+        body, headers = signed(call_event())
+        async with aiohttp.ClientSession() as http, \
+                http.post(f"{base}/v1/nooks/events", data=body, headers=headers) as response:
+            assert response.status == 503
+            assert (await response.json())["error"]["code"] == "queue_unavailable"
+    # The sender retries; the same webhook-id is then accepted by a healthy instance.
+    assert (await svc.post_raw(body, headers))[0] == 202
+
+
+async def test_wrong_method_and_unknown_path(svc: Service) -> None:
+    async with svc.http.get(f"{svc.base_url}/v1/nooks/events") as response:
+        assert response.status == 405
+    async with svc.http.post(f"{svc.base_url}/v1/nope") as response:
+        assert response.status == 404
