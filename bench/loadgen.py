@@ -50,13 +50,11 @@ class _Conn(asyncio.Protocol):
         self.intended = 0.0
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        self.transport = transport  # type: ignore[assignment]
 
     def fire(self, request: bytes, intended: float) -> None:
         self.intended = intended
-        assert self.transport is not None
-        self.transport.write(request)
+        self.transport.write(request)  # type: ignore[union-attr]
 
     def data_received(self, data: bytes) -> None:
         buf = self.buf

@@ -10,6 +10,7 @@ from starlette.routing import Route
 
 from ingress import call_tasks, health, oauth_flow, ops, reps
 from ingress.nooks_events import NooksEvents
+from ingress.outreach_webhooks import OutreachWebhooks
 from runtime.services import Services
 from schemas.settings import Settings
 
@@ -22,14 +23,19 @@ def create_app(settings: Settings) -> Starlette:
         app.state.on_connect = []
         app.state.on_disconnect = []
         events.bind(services)
+        outreach_webhooks.bind(services)
+        app.state.on_connect.append(outreach_webhooks.on_connect)
+        app.state.on_disconnect.append(outreach_webhooks.on_disconnect)
         try:
             yield
         finally:
             await services.close()
 
     events = NooksEvents(settings.nooks_events_secret)
+    outreach_webhooks = OutreachWebhooks()
     routes = [
         Route("/v1/nooks/events", events.handle, methods=["POST"]),
+        Route("/v1/outreach/webhooks", outreach_webhooks.handle, methods=["POST"]),
         Route("/v1/teams/{team_id}/reps/{rep_email}/connect-link", oauth_flow.connect_link, methods=["POST"]),
         Route("/v1/outreach/oauth/start", oauth_flow.start, methods=["GET"]),
         Route("/v1/outreach/oauth/callback", oauth_flow.callback, methods=["GET"]),

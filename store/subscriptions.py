@@ -36,7 +36,7 @@ class SubscriptionStore:
 
     async def save(self, sub: Subscription) -> None:
         entry = orjson.dumps({"resource": sub.resource,
-                              "secret": self._cipher.encrypt(sub.secret.encode()).decode()})
+                              "secret": self._cipher.encrypt(sub.secret.encode()).decode()}).decode()
         async with self._redis.pipeline(transaction=True) as pipe:
             pipe.hset(keys.webhook_subscription(sub.webhook_id), keys.rep_member(sub.team_id, sub.rep_email),
                       entry)

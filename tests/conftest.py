@@ -21,6 +21,7 @@ from sandbox.client import SandboxControl
 from sandbox.server import RunningSandbox, start_sandbox_in_thread
 from schemas.settings import Settings
 from tests.support.nooks import EVENTS_SECRET
+from tests.support.notify import NOTIFY_SECRET, NotifyReceiver, start_receiver
 from tests.support.service import Service
 from workers.settings import WorkerSettings
 
@@ -49,7 +50,23 @@ def web_port() -> int:
 
 
 @pytest.fixture(scope="session")
-def settings(redis_server: EmbeddedRedis, outreach: RunningSandbox, web_port: int) -> Settings:
+async def notify_receiver() -> AsyncIterator[NotifyReceiver]:
+    """The dialer's notification endpoint (NOOKS_NOTIFY_URL) for the whole session."""
+    receiver, runner = await start_receiver()
+    yield receiver
+    await runner.cleanup()
+
+
+@pytest.fixture
+def notify(notify_receiver: NotifyReceiver) -> NotifyReceiver:
+    """The notification receiver, emptied and answering 204 again."""
+    notify_receiver.reset()
+    return notify_receiver
+
+
+@pytest.fixture(scope="session")
+def settings(redis_server: EmbeddedRedis, outreach: RunningSandbox, web_port: int,
+             notify_receiver: NotifyReceiver) -> Settings:
     return Settings(
         redis_url=redis_server.url,
         public_base_url=f"http://127.0.0.1:{web_port}",
@@ -62,6 +79,8 @@ def settings(redis_server: EmbeddedRedis, outreach: RunningSandbox, web_port: in
         token_encryption_keys=TOKEN_KEYS,
         ops_username=OPS[0],
         ops_password=OPS[1],
+        nooks_notify_url=notify_receiver.url,
+        nooks_notify_secret=NOTIFY_SECRET,
         _env_file=None,  # type: ignore[call-arg]
     )
 

@@ -33,12 +33,12 @@ from store import keys
 from store.locks import Lock
 from store.queue import count
 from workers.mapping import Links, call_attributes, call_relationships, dialed_number, e164
+from workers.tuning import JOB_BUDGET, JOB_TIMEOUT
 
 log = logging.getLogger("workers.log_call")
 
 MAX_ATTEMPTS = 12  # about an hour of backoff before an operator is asked to look
-JOB_BUDGET_SECONDS = 45.0  # below arq's job_timeout, so a slow Outreach becomes a retry, never a lost job
-CALL_LOCK_MS = 60_000
+CALL_LOCK_MS = int(JOB_TIMEOUT * 1000)  # no job outlives arq's timeout, so neither does its lock
 
 
 class Park(Exception):
@@ -66,7 +66,7 @@ async def log_call(ctx: dict[str, Any], event_id: str) -> dict[str, Any]:
         return {"status": "dead_lettered", "event_id": event_id}
     call = event.data
     try:
-        async with asyncio.timeout(JOB_BUDGET_SECONDS):
+        async with asyncio.timeout(JOB_BUDGET):
             return await CallLogger(services, event_id, call).run()
     except (Park, ReconnectRequired, NotConnected) as blocked:
         reason = _park_reason(blocked)

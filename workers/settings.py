@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 from typing import Any, ClassVar
 
 from arq import cron
@@ -14,14 +13,13 @@ from schemas.settings import Settings, load_settings
 from store import keys
 from store.queue import deserialize, serialize
 from workers.log_call import log_call
+from workers.outreach_changes import outreach_change
 from workers.parking import release_ready
+from workers.reconcile import reconcile_changes
+from workers.subscriptions import repair_subscriptions, sync_subscriptions
+from workers.tuning import JOB_TIMEOUT, MAX_JOBS, POLL_DELAY, QUEUE_READ_LIMIT
 
 log = logging.getLogger("workers")
-
-
-def _env_number(name: str, default: float) -> float:
-    raw = os.environ.get(name)
-    return float(raw) if raw else default
 
 
 async def startup(ctx: dict[str, Any]) -> None:
@@ -38,10 +36,15 @@ async def shutdown(ctx: dict[str, Any]) -> None:
 class WorkerSettings:
     """Tuned for jobs that mostly wait on Outreach: many concurrent jobs, a short poll (see docs/tuning.md)."""
 
-    functions: ClassVar[list[Any]] = [log_call]
+    functions: ClassVar[list[Any]] = [log_call, outreach_change, sync_subscriptions]
+    # No timeout above job_timeout anywhere: arq keeps a job "in progress" for the LONGEST function timeout
+    # + 10 s, and that bounds how fast a job whose worker died is taken up again (CONTRACT: ≤ 2 minutes).
     cron_jobs: ClassVar[list[Any]] = [
         cron(release_ready, name="release_ready", second={0, 10, 20, 30, 40, 50}, run_at_startup=True,
-             timeout=30),
+             timeout=min(30, JOB_TIMEOUT)),
+        cron(reconcile_changes, name="reconcile_changes", second={15}, timeout=min(55, JOB_TIMEOUT)),
+        cron(repair_subscriptions, name="repair_subscriptions", minute=set(range(0, 60, 5)), second={40},
+             timeout=JOB_TIMEOUT),
     ]
     on_startup = startup
     on_shutdown = shutdown
@@ -50,12 +53,11 @@ class WorkerSettings:
     job_deserializer = deserialize
     # Our jobs decide retries themselves (Retry with backoff, then a dead letter); arq must never drop one.
     max_tries = 1_000_000
-    # A job whose worker died is taken up again when its in-progress key expires: job_timeout + 10 s.
-    job_timeout = 60
+    job_timeout = JOB_TIMEOUT
     keep_result = 300
-    max_jobs = int(_env_number("WORKER_MAX_JOBS", 200))
-    poll_delay = _env_number("WORKER_POLL_DELAY", 0.05)
-    queue_read_limit = int(_env_number("WORKER_QUEUE_READ_LIMIT", 400))
+    max_jobs = MAX_JOBS
+    poll_delay = POLL_DELAY
+    queue_read_limit = QUEUE_READ_LIMIT
     health_check_interval = 30
     allow_abort_jobs = False
 

@@ -284,9 +284,10 @@ async def test_bearer_required(svc: Service) -> None:
     await svc.connect()
     status, body, headers = await get(svc, bearer=False)
     assert status == 401 and headers["Cache-Control"] == "no-store"
+    assert body["error"]["code"] == "unauthorized"
     async with svc.http.get(f"{svc.base_url}{ANA}", headers={"Authorization": "Bearer wrong"}) as response:
         assert response.status == 401
-    status, body, _ = await get(svc, "/v1/teams/team_acme/reps/not-an-email/call-tasks")
+    status, _, _ = await get(svc, "/v1/teams/team_acme/reps/not-an-email/call-tasks")
     assert status == 422
 
 
@@ -406,3 +407,23 @@ async def test_nothing_about_the_tasks_is_kept(svc: Service, caplog: pytest.LogC
     for value in SEEDED_VALUES:
         assert value not in dumped, value
         assert value not in caplog.text, value
+
+
+# --- the cursor itself (pure) --------------------------------------------------------------------------------
+
+def test_cursor_round_trip_and_binding() -> None:
+    from ingress import cursor as c
+    from outreach.call_tasks import Position
+
+    key = c.cursor_key("token-a")
+    state = c.CursorState(1, datetime(2026, 11, 29, 12, tzinfo=UTC),
+                          Position("https://api.example/api/v2/tasks?page%5Bafter%5D=x", 7, "2026-11-29T10:00:00Z"))
+    token = c.encode(key, "team_acme", "ana@acme.com", state)
+    assert "ana@acme.com" not in token and "=" not in token  # url-safe, unpadded
+    assert c.decode(key, "team_acme", "ana@acme.com", token) == state
+    for team, rep, other_key in [("team_other", "ana@acme.com", key), ("team_acme", "ben@acme.com", key),
+                                 ("team_acme", "ana@acme.com", c.cursor_key("token-b"))]:
+        with pytest.raises(c.BadCursor):
+            c.decode(other_key, team, rep, token)
+    first_page = c.CursorState(2, datetime(2026, 11, 29, 12, tzinfo=UTC), Position())
+    assert c.decode(key, "t", "r@x", c.encode(key, "t", "r@x", first_page)) == first_page

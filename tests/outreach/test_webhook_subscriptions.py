@@ -1,0 +1,133 @@
+"""Webhook subscriptions in Outreach: created on connect, reused on reconnect, repaired, removed on disconnect."""
+
+from __future__ import annotations
+
+from store import keys
+from tests.support.outreach_hooks import (
+    REP,
+    RESOURCES,
+    TEAM,
+    connect_with_webhooks,
+    deliver,
+    our_subscriptions,
+    sandbox_webhooks,
+    services_for,
+    settle,
+    worker_idle,
+)
+from tests.support.service import Service, eventually
+from workers.subscriptions import repair_subscriptions
+
+
+def _ours(svc: Service, hooks: list[dict[str, object]]) -> list[dict[str, object]]:
+    return [h for h in hooks if h["attributes"]["url"] == svc.settings.webhook_target_url]  # type: ignore[index]
+
+
+async def test_connect_subscribes_every_resource_with_our_target(svc: Service) -> None:
+    subs = await connect_with_webhooks(svc)
+    hooks = _ours(svc, await sandbox_webhooks(svc))
+    assert len(hooks) >= 5
+    assert {h["attributes"]["resource"] for h in hooks} == RESOURCES  # type: ignore[index]
+    assert all(h["attributes"]["active"] and h["attributes"]["action"] == "*" for h in hooks)  # type: ignore[index]
+    assert {str(h["id"]) for h in hooks} == {sub.webhook_id for sub in subs.values()}
+    # Fresh random secrets, one per subscription, stored encrypted: no plaintext secret anywhere in Redis.
+    secrets = {sub.secret for sub in subs.values()}
+    assert len(secrets) == 5 and all(len(s) == 64 for s in secrets)
+    async for key in svc.redis.scan_iter():
+        dump = await svc.redis.dump(key)
+        assert dump is not None
+        for secret in secrets:
+            assert secret.encode() not in dump, key
+    # The sandbox, acting as Outreach, delivers a real change to us, signed with that secret: accepted.
+    await svc.sandbox.update("prospect", 3457, {"title": "Head of Zebras"})
+    deliveries = await svc.sandbox.wait_deliveries()
+    assert [d["status"] for d in deliveries if d["resource_type"] == "prospect"] == [202]
+
+
+async def test_reconnect_reuses_and_never_duplicates(svc: Service) -> None:
+    first = await connect_with_webhooks(svc)
+    before = {str(h["id"]) for h in _ours(svc, await sandbox_webhooks(svc))}
+    for _ in range(2):
+        status, _page = await svc.connect()
+        assert status == 200
+    await worker_idle(svc)
+    after = _ours(svc, await sandbox_webhooks(svc))
+    assert {str(h["id"]) for h in after} == before and len(after) == 5
+    assert {k: s.webhook_id for k, s in (await our_subscriptions(svc)).items()} == \
+        {k: s.webhook_id for k, s in first.items()}
+
+
+async def test_two_reps_of_a_team_each_keep_their_own(svc: Service) -> None:
+    await connect_with_webhooks(svc)
+    await connect_with_webhooks(svc, TEAM, "ben@acme.com")
+    async with services_for(svc) as ctx:
+        await repair_subscriptions(ctx)
+    assert len(_ours(svc, await sandbox_webhooks(svc))) == 10
+    assert len(await our_subscriptions(svc)) == 5 and len(await our_subscriptions(svc, TEAM, "ben@acme.com")) == 5
+
+
+async def test_disconnect_deletes_them_in_outreach_and_here(svc: Service) -> None:
+    subs = await connect_with_webhooks(svc)
+    status, body = await svc.api("DELETE", f"/v1/teams/{TEAM}/reps/{REP}/connection")
+    assert (status, body) == (200, {"status": "not_connected"})
+    assert _ours(svc, await sandbox_webhooks(svc)) == []
+    assert await our_subscriptions(svc) == {}
+    assert [k async for k in svc.redis.scan_iter(match=keys.PREFIX + "whsub*")] == []
+    # A delivery still in flight for a removed subscription is refused.
+    task = subs["task"]
+    status, _ = await deliver(svc, {"data": {"type": "task", "id": 1}, "meta": {"eventName": "task.updated"}},
+                              task)
+    assert status == 401
+
+
+async def test_disabled_subscription_is_repaired(svc: Service) -> None:
+    subs = await connect_with_webhooks(svc)
+    disabled = subs["prospect"]
+    await svc.sandbox.disable_webhook(int(disabled.webhook_id), reason="Failing for 7 days")
+    async with services_for(svc) as ctx:
+        result = await repair_subscriptions(ctx)
+    assert result["repaired"] == 1
+    now = await our_subscriptions(svc)
+    assert now["prospect"].webhook_id != disabled.webhook_id
+    assert now["prospect"].secret != disabled.secret
+    assert {k: s.webhook_id for k, s in now.items() if k != "prospect"} == \
+        {k: s.webhook_id for k, s in subs.items() if k != "prospect"}
+    hooks = _ours(svc, await sandbox_webhooks(svc))
+    assert len(hooks) == 5 and all(h["attributes"]["active"] for h in hooks)  # type: ignore[index]
+    assert disabled.webhook_id not in {str(h["id"]) for h in hooks}
+    await svc.sandbox.update("prospect", 3457, {"title": "Head of Zebras"})
+    await settle(svc)
+    assert [d["status"] for d in await svc.sandbox.deliveries() if d["resource_type"] == "prospect"] == [202]
+
+
+async def test_subscription_deleted_in_outreach_is_recreated_on_reconnect(svc: Service) -> None:
+    subs = await connect_with_webhooks(svc)
+    await svc.sandbox.delete("webhook", int(subs["call"].webhook_id))
+    status, _ = await svc.connect()
+    assert status == 200
+
+    async def replaced() -> bool:
+        now = await our_subscriptions(svc)
+        return "call" in now and now["call"].webhook_id != subs["call"].webhook_id
+
+    await eventually(replaced)
+    await worker_idle(svc)
+    assert len(_ours(svc, await sandbox_webhooks(svc))) == 5
+
+
+async def test_orphan_with_our_url_is_removed(svc: Service) -> None:
+    """A subscription we created but never recorded (crash, lost Redis) cannot be verified: it is deleted."""
+    await connect_with_webhooks(svc)
+    orphan = await svc.sandbox.create("webhook", {"url": svc.settings.webhook_target_url, "resource": "task",
+                                                  "action": "*", "secret": "lost"},
+                                      {"authorizer": 1, "creator": 1, "updater": 1})
+    async with services_for(svc) as ctx:
+        await repair_subscriptions(ctx)
+    ids = {str(h["id"]) for h in _ours(svc, await sandbox_webhooks(svc))}
+    assert str(orphan["id"]) not in ids and len(ids) == 5
+
+
+async def test_no_subscriptions_without_connection(svc: Service) -> None:
+    async with services_for(svc) as ctx:
+        assert await repair_subscriptions(ctx) == {"repaired": 0, "failed": 0}
+    assert await sandbox_webhooks(svc) == []

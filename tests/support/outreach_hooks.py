@@ -1,0 +1,120 @@
+"""Helpers for Outreach webhook tests: our stored subscriptions, signed deliveries, and a worker-idle wait."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import time
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from runtime.services import Services
+from store import keys
+from store.crypto import TokenCipher
+from store.subscriptions import Subscription, SubscriptionStore
+from tests.support.service import Service, eventually
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "outreach"
+RESOURCES = {"task", "prospect", "sequenceState", "call", "user"}
+TEAM, REP = "team_acme", "ana@acme.com"
+
+
+def store_of(svc: Service) -> SubscriptionStore:
+    return SubscriptionStore(svc.redis, TokenCipher(svc.settings.token_encryption_keys))
+
+
+async def our_subscriptions(svc: Service, team_id: str = TEAM, rep_email: str = REP) -> dict[str, Subscription]:
+    return await store_of(svc).for_rep(team_id, rep_email)
+
+
+async def sandbox_webhooks(svc: Service) -> list[dict[str, Any]]:
+    return await svc.sandbox.records("webhook")
+
+
+async def connect_with_webhooks(svc: Service, team_id: str = TEAM, rep_email: str = REP) -> dict[str, Subscription]:
+    """Connect the rep and wait until the subscription job has subscribed every resource."""
+    status, page = await svc.connect(team_id, rep_email)
+    assert status == 200, page
+
+    async def complete() -> dict[str, Subscription] | None:
+        subs = await our_subscriptions(svc, team_id, rep_email)
+        return subs if set(subs) == RESOURCES else None
+
+    return await eventually(complete)
+
+
+def sign(secret: str, body: bytes) -> str:
+    return hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+async def deliver(svc: Service, body: bytes | dict[str, Any], sub: Subscription | None = None, *,
+                  webhook_id: str | None = None, secret: str | None = None, event_id: str | None = "new",
+                  signature: str | None = None) -> tuple[int, Any]:
+    """POST a delivery to our endpoint the way Outreach does (hex HMAC of the raw body)."""
+    raw = body if isinstance(body, bytes) else orjson.dumps(body)
+    headers = {"Content-Type": "application/vnd.api+json", "Outreach-Org-Id": str(uuid.uuid4())}
+    hook_id = webhook_id if webhook_id is not None else (sub.webhook_id if sub else "")
+    if hook_id:
+        headers["Outreach-Webhook-Id"] = hook_id
+    if event_id is not None:
+        headers["Outreach-Webhook-Event-Id"] = str(uuid.uuid4()) if event_id == "new" else event_id
+    key = secret if secret is not None else (sub.secret if sub else "")
+    if signature is None:
+        signature = sign(key, raw)
+    if signature:
+        headers["Outreach-Webhook-Signature"] = signature
+    async with svc.http.post(f"{svc.base_url}/v1/outreach/webhooks", data=raw, headers=headers) as response:
+        answer = await response.json() if response.content_type == "application/json" else await response.text()
+        return response.status, answer
+
+
+def fixture(name: str) -> bytes:
+    return (FIXTURES / name).read_bytes()
+
+
+OUR_JOBS = ("ohk:", "orc:", "subs:")  # cron jobs keep their in-progress key until it expires: not ours
+
+
+async def _running(svc: Service) -> list[bytes]:
+    return [k async for k in svc.redis.scan_iter(match=keys.ARQ_IN_PROGRESS + "*")
+            if k.decode()[len(keys.ARQ_IN_PROGRESS):].startswith(OUR_JOBS)]
+
+
+async def worker_idle(svc: Service, *, settle: float = 0.2, timeout: float = 15.0) -> None:
+    """Wait until the queue is empty (ignoring deferred jobs further than `settle` away) and nothing runs."""
+    deadline = time.monotonic() + timeout
+    while True:
+        due = await svc.redis.zcount(keys.QUEUE, 0, int((time.time() + settle) * 1000))
+        running = await _running(svc)
+        if not due and not running:
+            await asyncio.sleep(settle)
+            due = await svc.redis.zcount(keys.QUEUE, 0, int((time.time() + settle) * 1000))
+            running = await _running(svc)
+            if not due and not running:
+                return
+        if time.monotonic() > deadline:
+            queued = await svc.redis.zrange(keys.QUEUE, 0, -1, withscores=True)
+            raise AssertionError(f"worker did not become idle: queued={queued} running={running}")
+        await asyncio.sleep(0.05)
+
+
+async def settle(svc: Service) -> None:
+    """Every sandbox delivery made and every job it queued run."""
+    await svc.sandbox.wait_deliveries()
+    await worker_idle(svc)
+
+
+@asynccontextmanager
+async def services_for(svc: Service) -> AsyncIterator[dict[str, Any]]:
+    """A worker-style ctx with its own Services, to run a cron function on demand."""
+    services = Services.open(svc.settings)
+    try:
+        yield {"services": services}
+    finally:
+        await services.close()

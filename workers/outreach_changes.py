@@ -1,0 +1,168 @@
+"""The `outreach_change` job: one reduced Outreach change (from a webhook delivery or from reconciliation).
+
+- `user.created` / `user.updated` → that user's entry in the team's users (id, email, name), read just in time
+  with the subscription rep's token.
+- task, prospect, sequenceState and call changes → one notification to the dialer (`NOOKS_NOTIFY_URL`), signed
+  per Standard Webhooks. The change's claim (`no:change:{key}`) makes the first job to reach it the only one
+  to notify, whichever path it came by; a retry of that job keeps its claim. A 410 answer stops delivery to
+  that URL for good (remembered in Redis, counted on /ops); other failures are retried with backoff.
+
+Jobs carry ids and attribute names only; results and logs do too.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from datetime import UTC, datetime
+from typing import Any
+
+import aiohttp
+from arq import Retry
+from pydantic import ValidationError
+from standardwebhooks import Webhook
+
+from outreach.errors import NotConnected, OutreachRejected, OutreachUnavailable, RateLimited, ReconnectRequired
+from outreach.users import fetch_user
+from runtime.services import Services
+from schemas.connection import ConnectionStatus
+from schemas.outreach_webhooks import (
+    NOTIFY_RESOURCES,
+    USER_EVENTS,
+    USER_RESOURCE,
+    Notification,
+    ReducedChange,
+    build_notification,
+)
+from store.outreach_changes import OutreachInbox
+from store.queue import count
+
+log = logging.getLogger("workers.outreach_changes")
+
+NOTIFY_TIMEOUT_SECONDS = 10.0
+MAX_NOTIFY_ATTEMPTS = 10  # about 17 minutes of backoff
+MAX_USER_ATTEMPTS = 8
+OWNER_RELATIONSHIPS = ("owner", "user")
+
+
+def backoff(attempt: int, hint: float | None = None) -> float:
+    base: float = min(2.0 ** (attempt - 1), 300.0)
+    return max(base * random.uniform(0.8, 1.2), hint or 0.0)  # noqa: S311
+
+
+async def outreach_change(ctx: dict[str, Any], change: dict[str, Any]) -> dict[str, Any]:
+    services: Services = ctx["services"]
+    try:
+        reduced = ReducedChange.model_validate(change)
+    except ValidationError:
+        await count(services.redis, "outreach_changes_invalid")
+        return {"status": "invalid"}
+    attempt = int(ctx.get("job_try") or 1)
+    if reduced.resource == USER_RESOURCE:
+        return await _refresh_user(services, reduced, attempt)
+    if reduced.resource in NOTIFY_RESOURCES:
+        job_id = str(ctx.get("job_id") or reduced.event_id)
+        return await Notifier(services).notify(reduced, job_id, attempt)
+    await count(services.redis, "outreach_changes_ignored")
+    return {"status": "ignored", "event": reduced.event}
+
+
+async def _refresh_user(services: Services, change: ReducedChange, attempt: int) -> dict[str, Any]:
+    result: dict[str, Any] = {"event": change.event, "user_id": change.resource_id}
+    if change.action not in USER_EVENTS or change.resource_id is None:
+        return {**result, "status": "ignored"}
+    team_id, rep_email = change.team_id, change.rep_email
+    if await services.connections.status(team_id, rep_email) is not ConnectionStatus.CONNECTED:
+        return {**result, "status": "rep_not_connected"}
+    try:
+        user = await fetch_user(services.outreach.for_rep(team_id, rep_email), change.resource_id)
+    except RateLimited as limited:
+        raise Retry(defer=limited.retry_after + random.uniform(0, 2)) from None  # noqa: S311
+    except OutreachUnavailable as unavailable:
+        if attempt >= MAX_USER_ATTEMPTS:
+            log.warning("user refresh gave up team=%s user=%s: %s", team_id, change.resource_id, unavailable)
+            return {**result, "status": "failed", "reason": str(unavailable)}
+        raise Retry(defer=backoff(attempt, unavailable.retry_after)) from None
+    except (ReconnectRequired, NotConnected, OutreachRejected) as refused:
+        log.info("user refresh skipped team=%s user=%s: %s", team_id, change.resource_id, refused)
+        return {**result, "status": "failed", "reason": str(refused)}
+    if user is None:
+        return {**result, "status": "user_not_found"}
+    await services.users.upsert_user(team_id, user)
+    await count(services.redis, "outreach_users_refreshed")
+    log.info("user refreshed team=%s user=%s", team_id, user.id)
+    return {**result, "status": "user_refreshed"}
+
+
+class Notifier:
+    def __init__(self, services: Services) -> None:
+        self.services = services
+        self.inbox = OutreachInbox(services.redis)
+
+    async def notify(self, change: ReducedChange, job_id: str, attempt: int) -> dict[str, Any]:
+        services, settings = self.services, self.services.settings
+        result: dict[str, Any] = {"event": change.event, "resource_id": change.resource_id,
+                                  "source": change.source}
+        if not settings.notifications_enabled or settings.nooks_notify_url is None \
+                or settings.nooks_notify_secret is None:
+            return {**result, "status": "notifications_off"}
+        url, secret = settings.nooks_notify_url, settings.nooks_notify_secret
+        if change.change_key is None:
+            return {**result, "status": "ignored"}
+        if await self.inbox.is_gone(url):
+            await count(services.redis, "notifications_not_sent_gone")
+            return {**result, "status": "notify_url_gone"}
+        if not await self.inbox.claim(change.change_key, job_id):
+            await count(services.redis, "notifications_duplicate")
+            return {**result, "status": "duplicate"}
+        notification = build_notification(change, await self.rep_emails(change))
+        result["notification_id"] = notification.id
+        try:
+            status = await self.post(url, secret, notification)
+        except (aiohttp.ClientError, TimeoutError) as failed:
+            return await self._retry_or_give_up(result, f"unreachable ({type(failed).__name__})", attempt)
+        if 200 <= status < 300:
+            await count(services.redis, "notifications_sent")
+            if change.source == "reconciliation":
+                await count(services.redis, "notifications_reconciled")
+            log.info("notified %s event=%s resource_id=%s", notification.id, change.event, change.resource_id)
+            return {**result, "status": "sent"}
+        if status == 410:
+            await self.inbox.mark_gone(url)
+            log.warning("notify URL answered 410: delivery stopped for good (ops counter notify_url_gone)")
+            return {**result, "status": "notify_url_gone"}
+        return await self._retry_or_give_up(result, f"answered {status}", attempt)
+
+    async def _retry_or_give_up(self, result: dict[str, Any], reason: str, attempt: int) -> dict[str, Any]:
+        if attempt >= MAX_NOTIFY_ATTEMPTS:
+            await count(self.services.redis, "notifications_failed")
+            log.warning("notification %s gave up after %d attempts: %s", result.get("notification_id"),
+                        attempt, reason)
+            return {**result, "status": "failed", "reason": reason}
+        await count(self.services.redis, "notifications_retried")
+        log.info("notification %s retrying attempt=%d: %s", result.get("notification_id"), attempt, reason)
+        raise Retry(defer=backoff(attempt))
+
+    async def rep_emails(self, change: ReducedChange) -> list[str]:
+        """The subscription's rep, plus every rep mapped to the record's owner/user."""
+        emails = {change.rep_email}
+        owners = {change.related.get(name) for name in OWNER_RELATIONSHIPS} - {None}
+        if owners:
+            for entry in await self.services.users.mappings(change.team_id):
+                if entry.outreach_user_id in owners:
+                    emails.add(entry.rep_email)
+        return sorted(emails)
+
+    async def post(self, url: str, secret: str, notification: Notification) -> int:
+        body = notification.model_dump_json()
+        moment = datetime.now(UTC)
+        headers = {
+            "content-type": "application/json",
+            "webhook-id": notification.id,
+            "webhook-timestamp": str(int(moment.timestamp())),
+            "webhook-signature": Webhook(secret).sign(notification.id, moment, body),
+        }
+        async with self.services.http.post(url, data=body.encode(), headers=headers,
+                                           timeout=aiohttp.ClientTimeout(total=NOTIFY_TIMEOUT_SECONDS)) as answer:
+            await answer.read()
+            return answer.status

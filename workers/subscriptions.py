@@ -1,0 +1,88 @@
+"""Webhook subscriptions: the `sync_subscriptions` job (queued when a rep connects or reconnects) and the
+`repair_subscriptions` cron, which notices subscriptions Outreach disabled or deleted and replaces them."""
+
+from __future__ import annotations
+
+import logging
+import random
+from typing import Any
+
+from arq import Retry
+
+from outreach.errors import NotConnected, OutreachError, OutreachRejected, RateLimited, ReconnectRequired
+from outreach.webhooks import SubscriptionBusy, SubscriptionManager, has_scope
+from runtime.services import Services
+from schemas.connection import ConnectionStatus
+from store.crypto import TokenCipher
+from store.queue import count
+from store.subscriptions import SubscriptionStore
+from workers.outreach_changes import backoff
+
+log = logging.getLogger("workers.subscriptions")
+
+MAX_SYNC_ATTEMPTS = 8
+
+
+def manager(services: Services) -> SubscriptionManager:
+    store = SubscriptionStore(services.redis, TokenCipher(services.settings.token_encryption_keys))
+    return SubscriptionManager(services.redis, services.outreach, store, services.users,
+                               services.settings.webhook_target_url)
+
+
+async def _eligible(services: Services, team_id: str, rep_email: str) -> str | None:
+    """Why this rep cannot have subscriptions right now, or None."""
+    if await services.connections.status(team_id, rep_email) is not ConnectionStatus.CONNECTED:
+        return "not_connected"
+    if not has_scope(await services.connections.scopes(team_id, rep_email)):
+        return "missing_scope"
+    return None
+
+
+async def sync_subscriptions(ctx: dict[str, Any], team_id: str, rep_email: str) -> dict[str, Any]:
+    services: Services = ctx["services"]
+    attempt = int(ctx.get("job_try") or 1)
+    blocked = await _eligible(services, team_id, rep_email)
+    if blocked:
+        return {"status": blocked}
+    try:
+        report = await manager(services).sync(team_id, rep_email)
+    except SubscriptionBusy:
+        if attempt >= MAX_SYNC_ATTEMPTS:
+            return {"status": "busy"}
+        raise Retry(defer=2 + random.uniform(0, 1)) from None  # noqa: S311
+    except RateLimited as limited:
+        raise Retry(defer=limited.retry_after + random.uniform(0, 2)) from None  # noqa: S311
+    except (ReconnectRequired, NotConnected, OutreachRejected) as refused:
+        log.warning("webhook sync refused team=%s rep=%s: %s", team_id, rep_email, refused)
+        return {"status": "failed", "reason": str(refused)}
+    except OutreachError as unavailable:
+        if attempt >= MAX_SYNC_ATTEMPTS:
+            return {"status": "failed", "reason": str(unavailable)}
+        raise Retry(defer=backoff(attempt)) from None
+    if report.repaired:
+        await count(services.redis, "webhooks_repaired", len(report.repaired))
+    return {"status": "synced", **{name: len(items) for name, items in report.as_dict().items()}}
+
+
+async def repair_subscriptions(ctx: dict[str, Any]) -> dict[str, Any]:
+    """Every connected rep: keep exactly one active subscription per resource (one GET /webhooks each)."""
+    services: Services = ctx["services"]
+    subs = manager(services)
+    repaired = failed = 0
+    for team_id, rep_email in await services.connections.connected_reps():
+        if await _eligible(services, team_id, rep_email):
+            continue
+        try:
+            report = await subs.sync(team_id, rep_email)
+        except SubscriptionBusy:
+            continue
+        except OutreachError as problem:
+            failed += 1
+            log.warning("webhook repair failed team=%s rep=%s: %s", team_id, rep_email, problem)
+            continue
+        fixed = len(report.repaired) + len(report.created)
+        if fixed:
+            repaired += fixed
+            await count(services.redis, "webhooks_repaired", fixed)
+            log.info("webhooks repaired team=%s rep=%s count=%d", team_id, rep_email, fixed)
+    return {"repaired": repaired, "failed": failed}

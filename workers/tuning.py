@@ -1,0 +1,21 @@
+"""Worker tuning, in one place, each overridable by an environment variable (see docs/tuning.md)."""
+
+from __future__ import annotations
+
+import os
+
+
+def env_number(name: str, default: float) -> float:
+    raw = os.environ.get(name)
+    return float(raw) if raw else default
+
+
+# Jobs mostly wait on Outreach, so one process runs many at once.
+MAX_JOBS = int(env_number("WORKER_MAX_JOBS", 200))
+# arq's default 0.5 s poll adds up to half a second to every call; 50 ms costs one cheap ZRANGEBYSCORE.
+POLL_DELAY = env_number("WORKER_POLL_DELAY", 0.05)
+QUEUE_READ_LIMIT = int(env_number("WORKER_QUEUE_READ_LIMIT", 400))
+# A job whose worker died is taken up again when its in-progress key expires: JOB_TIMEOUT + 10 s.
+JOB_TIMEOUT = env_number("WORKER_JOB_TIMEOUT", 60)
+# Our own deadline inside a job, below arq's, so a slow Outreach becomes a retry and never a lost job.
+JOB_BUDGET = JOB_TIMEOUT * 0.75
