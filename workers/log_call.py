@@ -33,6 +33,7 @@ from store import keys
 from store.locks import Lock
 from store.queue import count
 from workers.mapping import Links, call_attributes, call_relationships, dialed_number, e164
+from workers.parking import rep_is_ready
 from workers.tuning import JOB_BUDGET, JOB_TIMEOUT
 
 log = logging.getLogger("workers.log_call")
@@ -72,6 +73,9 @@ async def log_call(ctx: dict[str, Any], event_id: str) -> dict[str, Any]:
         reason = _park_reason(blocked)
         await services.parking.park(call.team_id, call.rep_email, event_id, reason)
         log.info("parked event=%s reason=%s", event_id, reason)
+        if await rep_is_ready(services, call.team_id, call.rep_email):
+            # The rep connected (or was mapped) while we were deciding: release now, not at the next sweep.
+            await services.parking.release(call.team_id, call.rep_email)
         return {"status": "parked", "event_id": event_id, "reason": reason}
     except RateLimited as limited:
         await count(services.redis, "retries_rate_limited")

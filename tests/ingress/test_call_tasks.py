@@ -16,6 +16,7 @@ from urllib.parse import parse_qs
 import orjson
 import pytest
 
+from tests.support.retention import dump_redis
 from tests.support.service import Service
 
 ANA = "/v1/teams/team_acme/reps/ana@acme.com/call-tasks"
@@ -370,29 +371,6 @@ SEEDED_VALUES = [
 ]
 
 
-async def dump_redis(svc: Service) -> str:
-    r = svc.redis
-    out = []
-    for key in await r.keys("*"):
-        kind = (await r.type(key)).decode()
-        if kind == "string":
-            value: Any = await r.get(key)
-        elif kind == "hash":
-            value = await r.hgetall(key)
-        elif kind == "list":
-            value = await r.lrange(key, 0, -1)
-        elif kind == "set":
-            value = await r.smembers(key)
-        elif kind == "zset":
-            value = await r.zrange(key, 0, -1, withscores=True)
-        elif kind == "stream":
-            value = await r.xrange(key)
-        else:
-            value = kind
-        out.append(f"{key!r}={value!r}")
-    return "\n".join(out)
-
-
 async def test_nothing_about_the_tasks_is_kept(svc: Service, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
     await svc.connect()
@@ -402,7 +380,7 @@ async def test_nothing_about_the_tasks_is_kept(svc: Service, caplog: pytest.LogC
     await svc.sandbox.fail_next("/api/v2/tasks", status=500)
     await get(svc)
     await get(svc, cursor="tampered")
-    dumped = await dump_redis(svc)
+    dumped = await dump_redis(svc.redis)
     assert dumped  # the connection itself is there
     for value in SEEDED_VALUES:
         assert value not in dumped, value

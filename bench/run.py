@@ -1,0 +1,163 @@
+"""`python -m bench` (full, < 15 min) or `python -m bench --quick` (< 2 min, the regression guard).
+
+Every figure is printed beside a baseline measured in the same run on the same machine, and beside its bar.
+`--quick` exits 1 when any figure misses its bar. Raw results: bench/results/<time>-<mode>.json (gitignored).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from bench.ingress_bench import IngressBench
+from bench.procs import LOG_DIR, Cluster, machine
+from bench.service_bench import ServiceBench
+
+RESULTS = Path(__file__).resolve().parent / "results"
+SECTIONS = ("ingress", "worker", "e2e", "scale")
+MB = 2**20
+
+
+def log(message: str) -> None:
+    print(message, flush=True)
+
+
+def checks(results: dict[str, Any]) -> list[dict[str, Any]]:
+    """(figure, value, baseline, bar, pass) rows; `None` pass = information only."""
+    rows: list[dict[str, Any]] = []
+
+    def row(name: str, value: str, baseline: str, bar: str, ok: bool | None) -> None:
+        rows.append({"figure": name, "value": value, "baseline": baseline, "bar": bar, "pass": ok})
+
+    ingress = results.get("ingress")
+    if ingress:
+        top = ingress["max"]
+        bare, app = top["bare"]["rate"], top["app"]["rate"]
+        row("ingress max rate, real app", f"{app:,.0f} req/s ({app / bare:.0%} of bare)", f"bare {bare:,.0f} req/s",
+            ">= 20% of bare", app / bare >= 0.20)
+        for name in ("verify", "lpush", "arq"):
+            if name in top:
+                rate = top[name]["rate"]
+                row(f"ingress baseline: {name}", f"{rate:,.0f} req/s ({rate / bare:.0%} of bare)",
+                    f"bare {bare:,.0f} req/s", "-", None)
+        half = ingress["half_rate"]
+        p99 = half["app"]["latency_ms"]["p99"]
+        row(f"ingress p99 at half max ({half['rate']:,} req/s, open loop)", f"{p99:.1f} ms",
+            f"bare at same rate {half['bare']['latency_ms']['p99']:.1f} ms", "< 50 ms", p99 < 50)
+        if "loadgen_python_vs_bare" in ingress:
+            row("load generator ceiling (vs bare)", f"python {ingress['loadgen_python_vs_bare']['rate']:,.0f} req/s",
+                f"wrk {bare:,.0f} req/s", "-", None)
+    service = results.get("service", {})
+    worker = service.get("worker")
+    if worker:
+        rounds = service["rounds"]
+        w100 = worker["100"]
+        row("worker calls/s/process at 100 ms Outreach", f"{w100['calls_per_s']:.0f} calls/s "
+            f"({w100['of_bound']:.0%} of bound)",
+            f"bound {w100['bound_calls_per_s']:.0f} = {service['max_jobs']} jobs / ({rounds['rounds']} x 100 ms)",
+            ">= 80% of bound and >= 300/s", w100["of_bound"] >= 0.8 and w100["calls_per_s"] >= 300)
+        noop = service.get("noop", {})
+        w0 = worker["0"]
+        row("worker CPU per logged call, 0 ms Outreach", f"{w0['cpu_ms_per_call']:.2f} ms "
+            f"({w0['calls_per_s']:.0f} calls/s)",
+            f"arq no-op job {noop.get('tuned', {}).get('cpu_ms_per_job', float('nan')):.3f} ms", "-", None)
+        for latency in ("50", "200"):
+            if latency in worker:
+                w = worker[latency]
+                row(f"worker calls/s/process at {latency} ms Outreach", f"{w['calls_per_s']:.0f} calls/s",
+                    f"bound {w['bound_calls_per_s']:.0f}", "-", None)
+        if noop:
+            row("arq no-op jobs/s, our settings", f"{noop['tuned']['jobs_per_s']:,.0f} jobs/s",
+                f"arq stock settings {noop['stock']['jobs_per_s']:,.0f} jobs/s", "-", None)
+    e2e = service.get("e2e")
+    if e2e:
+        row(f"end to end p99 at {e2e['rate']:.0f} events/s, {e2e['latency_ms']:.0f} ms Outreach",
+            f"{e2e['p99_ms']:.0f} ms (p50 {e2e['p50_ms']:.0f} ms)",
+            f"Outreach alone {e2e['outreach_ms']:.0f} ms ({e2e['outreach_round_trips']} round trips)",
+            f"<= {e2e['bar_ms']:.0f} ms", e2e["p99_ms"] <= e2e["bar_ms"] and e2e["complete"])
+    scale = service.get("scale")
+    if scale:
+        one = scale["processes"].get("1", {}).get("calls_per_s", float("nan"))
+        for n, result in scale["processes"].items():
+            row(f"scale: {n} worker process(es), 100 ms", f"{result['calls_per_s']:.0f} calls/s",
+                f"1 process {one:.0f} calls/s", "-", None)
+        for reps, result in scale["reps"].items():
+            row(f"scale: {reps} reps under per-rep rate limits", f"{result['outreach_429']} x 429 "
+                f"({result['calls_per_s']:.0f} calls/s)",
+                f"{result['stats'].get('retries_rate_limited', 0)} jobs deferred", "0 x 429",
+                result["outreach_429"] == 0 and result["complete"])
+        backlog = scale["backlog"]
+        row(f"scale: backlog of {backlog['events']:,} events", f"{backlog['redis_bytes_per_event']} B/event in Redis, "
+            f"drained at {backlog['drain_per_s']:.0f} calls/s", f"queued at {backlog['enqueue_per_s']:,}/s", "drained",
+            backlog["complete"])
+    for role in ("web", "worker"):
+        peak = results.get("peak_rss", {}).get(role)
+        if peak:
+            row(f"peak RSS, {role}", f"{peak / MB:.0f} MB", "-", "< 150 MB", peak < 150 * MB)
+    return rows
+
+
+def table(rows: list[dict[str, Any]]) -> str:
+    lines = ["| figure | value | baseline (same run) | bar | pass |", "|---|---|---|---|---|"]
+    for r in rows:
+        verdict = "-" if r["pass"] is None else ("PASS" if r["pass"] else "**FAIL**")
+        lines.append(f"| {r['figure']} | {r['value']} | {r['baseline']} | {r['bar']} | {verdict} |")
+    return "\n".join(lines)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="under two minutes; exit 1 when a bar is missed")
+    parser.add_argument("--only", default=",".join(SECTIONS), help=f"comma-separated subset of {SECTIONS}")
+    parser.add_argument("--no-plot", action="store_true")
+    args = parser.parse_args()
+    sections = {s.strip() for s in args.only.split(",") if s.strip()}
+    mode = "quick" if args.quick else "full"
+    started = time.monotonic()
+    results: dict[str, Any] = {"mode": mode, "sections": sorted(sections), "machine": machine(),
+                               "started": datetime.now(UTC).isoformat(timespec="seconds")}
+    log(f"bench ({mode}) on {results['machine']['nproc']} cores, Python {results['machine']['python']}; "
+        f"process logs in {LOG_DIR}")
+    cluster = Cluster()
+    try:
+        cluster.start_redis()
+        if "ingress" in sections:
+            log("1. ingress")
+            results["ingress"] = IngressBench(cluster, args.quick, log).run()
+        if sections & {"worker", "e2e", "scale"}:
+            log("2-4. worker, end to end, scale")
+            results["service"] = asyncio.run(ServiceBench(cluster, args.quick, log).run(sections))
+    finally:
+        cluster.close()
+        results["peak_rss"] = dict(cluster.peak_rss)
+        results["elapsed_s"] = round(time.monotonic() - started, 1)
+    rows = checks(results)
+    results["checks"] = rows
+    RESULTS.mkdir(exist_ok=True)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    path = RESULTS / f"{stamp}-{mode}.json"
+    path.write_bytes(orjson.dumps(results, option=orjson.OPT_INDENT_2 | orjson.OPT_SERIALIZE_NUMPY))
+    (RESULTS / f"latest-{mode}.json").write_bytes(path.read_bytes())
+    if not args.quick and not args.no_plot and "ingress" in sections:
+        from bench.plot import plot
+
+        log(f"plot: {plot(results)}")
+    log("")
+    log(table(rows))
+    failed = [r["figure"] for r in rows if r["pass"] is False]
+    log(f"\n{len(rows)} figures, {sum(r['pass'] is True for r in rows)} bars met, {len(failed)} missed; "
+        f"{results['elapsed_s']:.0f} s; raw results {path}")
+    if failed:
+        log("missed: " + "; ".join(failed))
+    return 1 if failed and args.quick else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
