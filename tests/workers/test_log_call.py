@@ -38,8 +38,8 @@ async def _is_complete(svc: Service, task_id: int) -> bool:
     return await svc.task_state(task_id) == "complete"
 
 
-async def _logged(svc: Service, call_id: str, count: int = 1) -> list[dict]:  # type: ignore[type-arg]
-    return await eventually(lambda: _exactly(svc, call_id, count))
+async def _logged(svc: Service, call_id: str, count: int = 1, timeout: float = 10.0) -> list[dict]:  # type: ignore[type-arg]
+    return await eventually(lambda: _exactly(svc, call_id, count), timeout=timeout)
 
 
 async def _exactly(svc: Service, call_id: str, count: int) -> list[dict] | None:  # type: ignore[type-arg]
@@ -164,7 +164,7 @@ async def test_outreach_5xx_and_429_are_retried(svc: Service) -> None:
     await svc.sandbox.fail_next("/api/v2/calls", method="POST", status=503)
     await svc.sandbox.fail_next("/api/v2/tasks/*", method="GET", status=429, retry_after=1)
     await svc.post_event(call_event("call_flaky"))
-    await _logged(svc, "call_flaky")
+    await _logged(svc, "call_flaky", timeout=30)  # two backoffs: about 2 s, then about 4 s
     assert await _stat(svc, "retries") or await _stat(svc, "retries_rate_limited")
 
 
