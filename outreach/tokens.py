@@ -58,7 +58,7 @@ class TokenManager:
             try:
                 renewed = await oauth.refresh(self._session, self._settings, current.refresh_token)
             except OAuthRefused:
-                await self._connections.mark_needs_reconnect(team_id, rep_email)
+                await self._connections.mark_needs_reconnect(team_id, rep_email, refused=current.refresh_token)
                 raise ReconnectRequired("Outreach refused the refresh token; the rep must reconnect") from None
             await self._connections.save_tokens(team_id, rep_email, renewed)
             return renewed

@@ -44,9 +44,17 @@ class ConnectionStore:
         raw = await self._redis.hget(keys.connection(team_id, rep_email), "scopes")
         return raw.decode().split() if raw else []
 
-    async def mark_needs_reconnect(self, team_id: str, rep_email: str) -> None:
-        """Keep the (now useless) tokens out of the way, but remember the rep was connected."""
+    async def mark_needs_reconnect(self, team_id: str, rep_email: str, *, refused: str | None = None) -> None:
+        """Drop the (now useless) tokens but remember the rep was connected.
+
+        With `refused` (the refresh token Outreach just refused), nothing happens if the stored one is
+        different by now: the rep reconnected meanwhile and the new tokens must survive.
+        """
         key = keys.connection(team_id, rep_email)
+        if refused is not None:
+            current = await self.tokens(team_id, rep_email)
+            if current is not None and current.refresh_token != refused:
+                return
         async with self._redis.pipeline(transaction=True) as pipe:
             pipe.hset(key, mapping={"status": ConnectionStatus.NEEDS_RECONNECT.value,
                                     "updated_at": str(int(time.time()))})

@@ -1,0 +1,56 @@
+"""The per-rep rate budget: requests wait for the window instead of earning a 429."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from outreach.budget import RateBudget
+from outreach.errors import RateLimited
+
+
+async def test_unknown_budget_never_blocks() -> None:
+    budget = RateBudget()
+    await budget.acquire("rep")
+    budget.release("rep", None)
+
+
+async def test_spent_budget_with_a_far_reset_defers_the_job() -> None:
+    budget = RateBudget()
+    await budget.acquire("rep")
+    budget.release("rep", {"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": str(int(time.time()) + 600)})
+    with pytest.raises(RateLimited) as info:
+        await budget.acquire("rep")
+    assert 590 < info.value.retry_after <= 600
+    await budget.acquire("other-rep")  # budgets are per rep
+
+
+async def test_spent_budget_with_a_near_reset_waits_inline() -> None:
+    budget = RateBudget()
+    await budget.acquire("rep")
+    budget.release("rep", {"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": str(time.time() + 0.3)})
+    started = time.monotonic()
+    await budget.acquire("rep")
+    assert time.monotonic() - started >= 0.2
+
+
+async def test_in_flight_requests_count_against_the_remaining_budget() -> None:
+    budget = RateBudget()
+    await budget.acquire("rep")
+    budget.release("rep", {"X-RateLimit-Remaining": "2", "X-RateLimit-Reset": str(int(time.time()) + 600)})
+    await budget.acquire("rep")
+    await budget.acquire("rep")
+    with pytest.raises(RateLimited):
+        await budget.acquire("rep")  # two in flight already use the two remaining
+
+
+async def test_a_429_holds_the_rep_until_retry_after_and_bad_headers_are_ignored() -> None:
+    budget = RateBudget()
+    budget.exhausted("rep", 30)
+    with pytest.raises(RateLimited):
+        await budget.acquire("rep")
+    fresh = RateBudget()
+    await fresh.acquire("rep")
+    fresh.release("rep", {"X-RateLimit-Remaining": "lots", "X-RateLimit-Reset": "soon"})
+    await fresh.acquire("rep")
