@@ -73,7 +73,7 @@ def settings(redis_server: EmbeddedRedis, outreach: RunningSandbox, web_port: in
         outreach_api_url=outreach.api_url,
         outreach_oauth_url=outreach.oauth_url,
         outreach_client_id="sandbox-client-id",
-        outreach_client_secret="sandbox-client-secret",  # noqa: S106
+        outreach_client_secret="sandbox-client-secret",
         nooks_events_secret=EVENTS_SECRET,
         nooks_api_token=API_TOKEN,
         token_encryption_keys=TOKEN_KEYS,

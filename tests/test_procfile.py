@@ -55,7 +55,7 @@ def process_env(settings: Settings, outreach: RunningSandbox) -> Iterator[dict[s
 @asynccontextmanager
 async def started(name: str, env: dict[str, str]) -> AsyncIterator[subprocess.Popen[bytes]]:
     log = tempfile.TemporaryFile()  # not a pipe: a chatty process must never block on a full one
-    process = subprocess.Popen(shlex.split(procfile()[name]), cwd=ROOT, env=env,  # noqa: S603
+    process = subprocess.Popen(shlex.split(procfile()[name]), cwd=ROOT, env=env,
                                stdout=log, stderr=log)
     try:
         yield process
@@ -86,7 +86,7 @@ def test_procfile_declares_web_and_worker() -> None:
 @pytest.mark.parametrize("name", ["web", "worker"])
 def test_missing_required_variable_is_one_clear_line(name: str, process_env: dict[str, str]) -> None:
     env = {k: v for k, v in process_env.items() if k != "NOOKS_API_TOKEN"}
-    result = subprocess.run(shlex.split(procfile()[name]), cwd=ROOT, env=env, capture_output=True,  # noqa: S603
+    result = subprocess.run(shlex.split(procfile()[name]), cwd=ROOT, env=env, capture_output=True,
                             timeout=30, check=False)
     assert result.returncode == 2
     lines = result.stderr.decode().strip().splitlines()

@@ -14,7 +14,8 @@ async def test_dashboard_needs_credentials(svc: Service) -> None:
         async with svc.http.get(f"{svc.base_url}{path}") as response:
             assert response.status == 401
             assert response.headers["WWW-Authenticate"].startswith("Basic")
-        async with svc.http.get(f"{svc.base_url}{path}", headers={"Authorization": aiohttp.encode_basic_auth("ops", "wrong")}) as response:
+        wrong = {"Authorization": aiohttp.encode_basic_auth("ops", "wrong")}
+        async with svc.http.get(f"{svc.base_url}{path}", headers=wrong) as response:
             assert response.status == 401
     async with svc.http.get(f"{svc.base_url}/ops", headers={"Authorization": "Basic !!!"}) as response:
         assert response.status == 401
@@ -39,7 +40,8 @@ async def test_retry_of_unknown_dead_letter_is_404(svc: Service) -> None:
 async def test_without_credentials_configured_ops_is_404(svc: Service) -> None:
     async with running_app(svc.settings, ops_username=None, ops_password=None) as base, aiohttp.ClientSession() as http:
         for path in ("/ops", "/ops/api/dead-letters"):
-            async with http.get(f"{base}{path}", headers={"Authorization": aiohttp.encode_basic_auth("ops", "anything")}) as response:
+            anything = {"Authorization": aiohttp.encode_basic_auth("ops", "anything")}
+            async with http.get(f"{base}{path}", headers=anything) as response:
                 assert response.status == 404
 
 
