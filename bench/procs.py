@@ -28,6 +28,7 @@ EVENTS_SECRET = "whsec_" + "YmVuY2gtbm9va3MtZXZlbnRzLXNlY3JldC0zMmJ5dGVzIQ=="
 API_TOKEN = "nooks-api-token-for-bench"
 TOKEN_KEY = Fernet.generate_key().decode()
 LOG_DIR = Path(tempfile.mkdtemp(prefix="nooks-bench-logs-"))
+_SERIAL = iter(range(1_000_000))
 
 
 @dataclass
@@ -102,7 +103,7 @@ class Cluster:
     # --- starting things --------------------------------------------------------------------------------
     def spawn(self, role: str, args: list[str], env: dict[str, str] | None = None, port: int | None = None,
               cpus: set[int] | None = None) -> Proc:
-        log_path = LOG_DIR / f"{role}-{len(self.procs)}.log"
+        log_path = LOG_DIR / f"{next(_SERIAL):02d}-{role}.log"
         handle = log_path.open("wb")
         full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
         popen = subprocess.Popen([sys.executable, *args], cwd=ROOT, env=full_env, stdout=handle,

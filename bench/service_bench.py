@@ -127,10 +127,11 @@ class ServiceBench:
                 await asyncio.sleep(0.3)
                 cpu0 = proc.cpu_seconds()
                 started = time.monotonic()
-                await enqueue_noop(redis, count, f"{variant}{int(time.time())}")
+                tag = f"{variant}{int(time.time())}"
+                await enqueue_noop(redis, count, tag)
                 deadline = started + 60
                 while time.monotonic() < deadline:
-                    if await redis.zcard(NOOP_QUEUE) == 0 and not await redis.keys("arq:in-progress:*"):
+                    if await redis.zcard(NOOP_QUEUE) == 0 and not await redis.keys(f"arq:in-progress:{tag}-*"):
                         break
                     await asyncio.sleep(0.01)
                 elapsed = time.monotonic() - started

@@ -7,6 +7,7 @@ record values (never surfaced: only status, error id and pointer are).
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any
 from urllib.parse import urljoin
@@ -42,13 +43,24 @@ class OutreachClient:
 
 
 class RepSession:
-    """Requests on behalf of one rep."""
+    """Requests on behalf of one rep, for one job or request (short-lived: tokens are refreshed 5 min ahead)."""
 
     def __init__(self, client: OutreachClient, team_id: str, rep_email: str) -> None:
         self._client = client
         self.team_id = team_id
         self.rep_email = rep_email
         self._rep_key = f"{team_id}\t{rep_email}"
+        # The stored token is read and decrypted once per session, not once per request (docs/benchmarks.md).
+        self._token: asyncio.Future[str] | None = None
+
+    async def _access_token(self) -> str:
+        if self._token is None:
+            self._token = asyncio.ensure_future(self._client.tokens.access_token(self.team_id, self.rep_email))
+        try:
+            return await asyncio.shield(self._token)
+        except Exception:
+            self._token = None  # a failed read is not remembered: the next request asks again
+            raise
 
     async def get(self, path: str, params: Params | None = None) -> dict[str, Any]:
         return await self.request("GET", path, params=params)
@@ -68,11 +80,13 @@ class RepSession:
 
     async def request(self, method: str, path: str, *, params: Params | None = None,
                       body: dict[str, Any] | None = None) -> dict[str, Any]:
-        token = await self._client.tokens.access_token(self.team_id, self.rep_email)
+        token = await self._access_token()
         status, headers, payload = await self._send(method, path, params, body, token)
         if status == 401:
             # Expired or revoked: refresh once (single-flight), then try once more.
             fresh = await self._client.tokens.refresh(self.team_id, self.rep_email, stale=token)
+            self._token = asyncio.get_running_loop().create_future()
+            self._token.set_result(fresh.access_token)
             status, headers, payload = await self._send(method, path, params, body, fresh.access_token)
             if status == 401:
                 await self._client.tokens.give_up(self.team_id, self.rep_email)

@@ -40,7 +40,7 @@ from store.queue import count
 log = logging.getLogger("workers.outreach_changes")
 
 NOTIFY_TIMEOUT_SECONDS = 10.0
-MAX_NOTIFY_ATTEMPTS = 10  # about 17 minutes of backoff
+MAX_NOTIFY_ATTEMPTS = 10  # about 8 minutes of backoff
 MAX_USER_ATTEMPTS = 8
 OWNER_RELATIONSHIPS = ("owner", "user")
 

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import random
 from typing import Any
@@ -21,6 +22,7 @@ from workers.outreach_changes import backoff
 log = logging.getLogger("workers.subscriptions")
 
 MAX_SYNC_ATTEMPTS = 8
+CONCURRENT_REPS = 8
 
 
 def manager(services: Services) -> SubscriptionManager:
@@ -68,21 +70,25 @@ async def repair_subscriptions(ctx: dict[str, Any]) -> dict[str, Any]:
     """Every connected rep: keep exactly one active subscription per resource (one GET /webhooks each)."""
     services: Services = ctx["services"]
     subs = manager(services)
-    repaired = failed = 0
-    for team_id, rep_email in await services.connections.connected_reps():
-        if await _eligible(services, team_id, rep_email):
-            continue
-        try:
-            report = await subs.sync(team_id, rep_email)
-        except SubscriptionBusy:
-            continue
-        except OutreachError as problem:
-            failed += 1
-            log.warning("webhook repair failed team=%s rep=%s: %s", team_id, rep_email, problem)
-            continue
+    gate = asyncio.Semaphore(CONCURRENT_REPS)
+
+    async def repair(team_id: str, rep_email: str) -> int | None:
+        """How many subscriptions were (re)created; None when the rep could not be checked."""
+        async with gate:
+            if await _eligible(services, team_id, rep_email):
+                return 0
+            try:
+                report = await subs.sync(team_id, rep_email)
+            except SubscriptionBusy:
+                return 0
+            except OutreachError as problem:
+                log.warning("webhook repair failed team=%s rep=%s: %s", team_id, rep_email, problem)
+                return None
         fixed = len(report.repaired) + len(report.created)
         if fixed:
-            repaired += fixed
             await count(services.redis, "webhooks_repaired", fixed)
             log.info("webhooks repaired team=%s rep=%s count=%d", team_id, rep_email, fixed)
-    return {"repaired": repaired, "failed": failed}
+        return fixed
+
+    results = await asyncio.gather(*(repair(t, r) for t, r in await services.connections.connected_reps()))
+    return {"repaired": sum(r for r in results if r), "failed": sum(1 for r in results if r is None)}

@@ -42,9 +42,9 @@ async def connect_with_webhooks(svc: Service, team_id: str = TEAM, rep_email: st
     status, page = await svc.connect(team_id, rep_email)
     assert status == 200, page
 
-    async def complete() -> dict[str, Subscription] | None:
+    async def complete() -> dict[str, Subscription]:
         subs = await our_subscriptions(svc, team_id, rep_email)
-        return subs if set(subs) == RESOURCES else None
+        return subs if set(subs) == RESOURCES else {}
 
     return await eventually(complete)
 

@@ -219,15 +219,15 @@ async def test_user_updated_refreshes_the_mapping(svc: Service, notify: NotifyRe
                                          "email": "anabel@acme.com"})
     await settle(svc)
 
-    async def refreshed() -> dict[str, Any] | None:
+    async def refreshed() -> dict[str, Any]:
         status, body = await svc.api("GET", "/v1/teams/team_acme/user-mappings")
         assert status == 200
-        entry = next(m for m in body["mappings"] if m["rep_email"] == "ana@acme.com")
-        return entry if entry["name"] == "Anabel Ruiz-Zebra" else None
+        entry: dict[str, Any] = next(m for m in body["mappings"] if m["rep_email"] == "ana@acme.com")
+        return entry if entry["name"] == "Anabel Ruiz-Zebra" else {}
 
     entry = await eventually(refreshed)
     assert entry["email"] == "anabel@acme.com" and entry["outreach_user_id"] == 1
-    stored = json.loads(await svc.redis.hget(keys.users("team_acme"), "1"))  # type: ignore[arg-type]
+    stored = json.loads(await svc.redis.hget(keys.users("team_acme"), "1") or b"{}")
     assert set(stored) == {"id", "email", "name"}
     assert notify.received == []  # user changes are for the mapping, not the dialer
 
