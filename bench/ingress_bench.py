@@ -73,7 +73,7 @@ class IngressBench:
                 out["max"][app] = result
                 self.log(f"  ingress {app:7s} {result['rate']:9.0f} req/s  p99 {result['latency_ms']['p99']:.1f} ms"
                          f"  ({tool}, {CONNECTIONS} connections, {self.duration:g} s)")
-                if app == "bare" and tool == "wrk":
+                if app == "bare" and tool == "wrk" and not self.quick:
                     # The generators' own ceiling: the Python one against the cheapest server we have.
                     mine = self.closed(proc, requests, "python")
                     out["loadgen_python_vs_bare"] = mine

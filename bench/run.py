@@ -84,7 +84,7 @@ def checks(results: dict[str, Any]) -> list[dict[str, Any]]:
             f"<= {e2e['bar_ms']:.0f} ms", e2e["p99_ms"] <= e2e["bar_ms"] and e2e["complete"])
     scale = service.get("scale")
     if scale:
-        one = scale["processes"].get("1", {}).get("calls_per_s", float("nan"))
+        one = scale["processes"].get("1", worker["100"] if worker else {}).get("calls_per_s", float("nan"))
         for n, result in scale["processes"].items():
             row(f"scale: {n} worker process(es), 100 ms", f"{result['calls_per_s']:.0f} calls/s",
                 f"1 process {one:.0f} calls/s", "-", None)

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from outreach.errors import RateLimited
 
 MAX_INLINE_WAIT_SECONDS = 2.0
+UNKNOWN_BUDGET_IN_FLIGHT = 8  # per rep and process, before the first X-RateLimit headers arrive
+UNKNOWN_BUDGET_POLL_SECONDS = 0.02
 
 
 @dataclass
@@ -22,6 +24,7 @@ class _Window:
     remaining: int | None = None
     reset_at: float = 0.0
     in_flight: int = 0
+    limit: int | None = None
 
 
 class RateBudget:
@@ -31,14 +34,22 @@ class RateBudget:
 
     async def acquire(self, rep: str) -> None:
         window = self._windows.setdefault(rep, _Window())
-        while window.remaining is not None and window.remaining - window.in_flight <= self._reserve:
-            wait = window.reset_at - time.time()
-            if wait <= 0:
-                window.remaining = None  # a new window: we do not know its size until Outreach tells us
+        while True:
+            if window.remaining is not None and time.time() >= window.reset_at:
+                # A new window, as large as the last one Outreach announced (unknown if it never said).
+                window.remaining = window.limit
+            if window.remaining is None:
+                # Until Outreach reports the budget, a few requests find it out; a burst here earned 429s.
+                if window.in_flight < UNKNOWN_BUDGET_IN_FLIGHT:
+                    break
+                await asyncio.sleep(UNKNOWN_BUDGET_POLL_SECONDS)
+                continue
+            if window.remaining - window.in_flight > self._reserve:
                 break
+            wait = window.reset_at - time.time()
             if wait > MAX_INLINE_WAIT_SECONDS:
                 raise RateLimited(wait)
-            await asyncio.sleep(wait)
+            await asyncio.sleep(max(wait, 0.001))
         window.in_flight += 1
 
     def release(self, rep: str, headers: Mapping[str, str] | None) -> None:
@@ -54,6 +65,8 @@ class RateBudget:
                 value = float(reset)
                 # Documented as epoch seconds; a small number can only be "seconds from now".
                 window.reset_at = value if value > 1e9 else time.time() + value
+            if (limit := headers.get("X-RateLimit-Limit")) is not None:
+                window.limit = int(limit)
         except ValueError:
             pass  # a malformed header must not break the call
 
