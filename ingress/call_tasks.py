@@ -14,8 +14,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from ingress import cursor
-from ingress.paths import team_and_rep
-from ingress.reps import Handler, nooks_api
+from ingress.guards import Handler, nooks_api
 from ingress.responses import JSON, error
 from outreach.call_tasks import due_call_tasks, parse_time
 from outreach.errors import (
@@ -45,11 +44,8 @@ def no_store(handler: Handler) -> Handler:
 
 @no_store
 @nooks_api
-async def list_call_tasks(request: Request) -> Response:
+async def list_call_tasks(request: Request, team_id: str, rep_email: str) -> Response:
     services: Services = request.app.state.services
-    ids = team_and_rep(request)
-    assert not isinstance(ids, JSON)  # checked by nooks_api
-    team_id, rep_email = ids
 
     limit = _limit(request.query_params.get("limit"))
     if limit is None:

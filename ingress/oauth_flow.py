@@ -9,10 +9,9 @@ from datetime import UTC, datetime, timedelta
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from ingress.auth import bearer_ok
+from ingress.guards import nooks_api
 from ingress.pages import templates
-from ingress.paths import team_and_rep
-from ingress.responses import JSON, error
+from ingress.responses import JSON
 from outreach import oauth
 from outreach.errors import OAuthRefused, OutreachError
 from outreach.users import fetch_users
@@ -28,14 +27,10 @@ def _page(request: Request, status: int, title: str, message: str) -> Response:
                                       status_code=status, headers={"Cache-Control": "no-store"})
 
 
-async def connect_link(request: Request) -> Response:
+@nooks_api
+async def connect_link(request: Request, team_id: str, rep_email: str) -> Response:
     services: Services = request.app.state.services
-    if not bearer_ok(request, services.settings.nooks_api_token):
-        return error(401, "unauthorized", "a valid bearer token is required")
-    ids = team_and_rep(request)
-    if isinstance(ids, JSON):
-        return ids
-    nonce = await services.links.mint_link(*ids)
+    nonce = await services.links.mint_link(team_id, rep_email)
     expires = datetime.now(UTC) + timedelta(seconds=LINK_TTL_SECONDS)
     return JSON({"url": f"{services.settings.public_base_url}/v1/outreach/oauth/start?link={nonce}",
                  "expires_at": expires.strftime("%Y-%m-%dT%H:%M:%SZ")}, status_code=201)

@@ -2,47 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-
 import orjson
 from pydantic import ValidationError
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ingress.auth import bearer_ok
-from ingress.paths import team_and_rep
+from ingress.guards import nooks_api
 from ingress.responses import JSON, BodyTooLarge, error, read_body
 from runtime.services import Services
 from schemas.connection import ConnectionStatus, ConnectionView, UserMappingIn
 
-Handler = Callable[[Request], Awaitable[Response]]
-
-
-def nooks_api(handler: Handler) -> Handler:
-    """Bearer `NOOKS_API_TOKEN` and well-formed path parameters, before the handler runs."""
-
-    async def guarded(request: Request) -> Response:
-        services: Services = request.app.state.services
-        if not bearer_ok(request, services.settings.nooks_api_token):
-            return error(401, "unauthorized", "a valid bearer token is required")
-        ids = team_and_rep(request)
-        if isinstance(ids, JSON):
-            return ids
-        return await handler(request)
-
-    return guarded
-
-
-def _ids(request: Request) -> tuple[str, str]:
-    ids = team_and_rep(request)
-    assert not isinstance(ids, JSON)  # checked by nooks_api
-    return ids
-
 
 @nooks_api
-async def connection(request: Request) -> Response:
+async def connection(request: Request, team_id: str, rep_email: str) -> Response:
     services: Services = request.app.state.services
-    team_id, rep_email = _ids(request)
     if request.method == "DELETE":
         for hook in getattr(request.app.state, "on_disconnect", []):
             await hook(team_id, rep_email)
@@ -58,9 +31,8 @@ async def connection(request: Request) -> Response:
 
 
 @nooks_api
-async def list_mappings(request: Request) -> Response:
+async def list_mappings(request: Request, team_id: str, _: str) -> Response:
     services: Services = request.app.state.services
-    team_id, _ = _ids(request)
     entries = await services.users.mappings(team_id)
     users = await services.users.users(team_id)
     return JSON({
@@ -70,9 +42,8 @@ async def list_mappings(request: Request) -> Response:
 
 
 @nooks_api
-async def put_mapping(request: Request) -> Response:
+async def put_mapping(request: Request, team_id: str, rep_email: str) -> Response:
     services: Services = request.app.state.services
-    team_id, rep_email = _ids(request)
     try:
         body = await read_body(request, 4096)
         mapping = UserMappingIn.model_validate(orjson.loads(body))

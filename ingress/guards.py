@@ -1,0 +1,32 @@
+"""The guard in front of the Nooks app's routes: bearer `NOOKS_API_TOKEN` and well-formed path parameters."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from ingress.auth import bearer_ok
+from ingress.paths import team_and_rep
+from ingress.responses import JSON, error
+from runtime.services import Services
+
+Handler = Callable[[Request], Awaitable[Response]]
+RepHandler = Callable[[Request, str, str], Awaitable[Response]]
+
+
+def nooks_api(handler: RepHandler) -> Handler:
+    """Authenticate, validate `team_id` (and `rep_email` when the path has one), then call
+    `handler(request, team_id, rep_email)`; rep_email is "" on team-level routes."""
+
+    async def guarded(request: Request) -> Response:
+        services: Services = request.app.state.services
+        if not bearer_ok(request, services.settings.nooks_api_token):
+            return error(401, "unauthorized", "a valid bearer token is required")
+        ids = team_and_rep(request)
+        if isinstance(ids, JSON):
+            return ids
+        return await handler(request, *ids)
+
+    return guarded
