@@ -11,7 +11,7 @@ import redis
 
 from bench.events import Org, write_requests
 from bench.loadgen import have_wrk, run_python, run_wrk
-from bench.procs import EVENTS_SECRET, Cluster, Proc
+from bench.procs import EVENTS_SECRET, Cluster, Proc, quiet
 from runtime.embedded_redis import free_port
 from store import keys
 
@@ -48,16 +48,21 @@ class IngressBench:
         runner = run_wrk if tool == "wrk" else run_python
         runner(proc.port or 0, requests, duration=1.0, connections=CONNECTIONS)  # warm-up, discarded
         self.redis.flushall()
+        busy = quiet()
         cpu0 = proc.cpu_seconds()
         result = runner(proc.port or 0, requests, duration=self.duration, connections=CONNECTIONS)
         result["server_cpu_s"] = round(proc.cpu_seconds() - cpu0, 2)
+        result["machine_busy_before"] = busy
         return result
 
     def open(self, proc: Proc, rate: float, seconds: float | None = None) -> dict[str, Any]:
         seconds = seconds or (3.0 if self.quick else 4.0)
         requests = self.requests(int(rate * seconds) + 10)
         self.redis.flushall()
-        return run_python(proc.port or 0, requests, duration=seconds, connections=256, rate=rate)
+        busy = quiet()
+        result = run_python(proc.port or 0, requests, duration=seconds, connections=256, rate=rate)
+        result["machine_busy_before"] = busy
+        return result
 
     def run(self) -> dict[str, Any]:
         tool = "wrk" if have_wrk() else "python"

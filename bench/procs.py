@@ -178,6 +178,18 @@ class Cluster:
                 self.peak_rss[role] = rss
 
 
+def quiet(max_wait: float = 10.0, threshold: float = 0.25) -> float:
+    """Wait (bounded) until the machine is nearly idle (other work, e.g. a test suite, skews every figure).
+
+    Returns the busy share of all cores seen in the last 0.5 s window (0..1); our own idle processes count too.
+    """
+    deadline = time.monotonic() + max_wait
+    while True:
+        busy = 1.0 - psutil.cpu_times_percent(interval=0.5).idle / 100.0
+        if busy <= threshold / (psutil.cpu_count() or 1) or time.monotonic() > deadline:
+            return round(busy, 3)
+
+
 def wait_http(proc: Proc, url: str, timeout: float = 30.0) -> None:
     import urllib.request
 

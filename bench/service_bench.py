@@ -17,7 +17,7 @@ import orjson
 from bench.events import Org, sign_headers
 from bench.noop_worker import QUEUE as NOOP_QUEUE
 from bench.noop_worker import enqueue as enqueue_noop
-from bench.procs import Cluster, Proc
+from bench.procs import Cluster, Proc, quiet
 from bench.stack import Stack, created_span, iso_ts, sequential_rounds
 from workers.settings import WorkerSettings
 
@@ -61,6 +61,10 @@ class ServiceBench:
             await self.stack.close()
         return out
 
+    def sandbox_cpu(self) -> float:
+        assert self.stack.sandbox_proc is not None
+        return self.stack.sandbox_proc.cpu_seconds()
+
     # --- 2. worker ------------------------------------------------------------------------------------
     async def measure_rounds(self) -> dict[str, Any]:
         await self.stack.faults(latency_ms=50)
@@ -80,13 +84,15 @@ class ServiceBench:
         await stack.faults(latency_ms=latency_ms, **(knobs or NO_LIMIT))
         await stack.reset_counters()
         await stack.clear_requests()
-        await asyncio.sleep(0.2)
+        busy = quiet()
         cpu0 = {w.role: w.cpu_seconds() for w in stack.workers}
+        sandbox_cpu0 = self.sandbox_cpu()
         started = time.monotonic()
         enqueue_s = await stack.enqueue(stack.batch(count, tag))
         ok, elapsed = await stack.wait_logged(count, timeout=timeout)
         elapsed = time.monotonic() - started
         cpu = sum(w.cpu_seconds() - cpu0[w.role] for w in stack.workers)
+        sandbox_cpu = self.sandbox_cpu() - sandbox_cpu0
         calls = await stack.calls()
         stats = await stack.stats()
         span = created_span(calls)
@@ -96,6 +102,8 @@ class ServiceBench:
                 "workers": len(stack.workers), "elapsed_s": round(elapsed, 2), "enqueue_s": round(enqueue_s, 2),
                 "calls_per_s": round(rate, 1), "calls_per_s_per_process": round(rate / len(stack.workers), 1),
                 "cpu_ms_per_call": round(cpu * 1000 / max(logged, 1), 3),
+                "sandbox_cpu_ms_per_call": round(sandbox_cpu * 1000 / max(logged, 1), 3),
+                "machine_busy_before": busy,
                 "duplicates": len(calls) - len({c["attributes"]["vendorCallId"] for c in calls}),
                 "stats": stats}
 
@@ -124,7 +132,7 @@ class ServiceBench:
             env = self.stack.env(BENCH_ARQ_STOCK="1" if variant == "stock" else "0")
             proc = self.cluster.start_worker(env, role="arq-noop", module="bench.noop_worker")
             try:
-                await asyncio.sleep(0.3)
+                quiet()
                 cpu0 = proc.cpu_seconds()
                 started = time.monotonic()
                 tag = f"{variant}{int(time.time())}"
@@ -153,6 +161,7 @@ class ServiceBench:
         await stack.faults(latency_ms=latency_ms, **NO_LIMIT)
         await stack.reset_counters()
         batch = stack.batch(count, "e2e")
+        quiet()
         sent: dict[str, float] = {}
         statuses: dict[int, int] = {}
         url = f"http://127.0.0.1:{stack.web_port}/v1/nooks/events"

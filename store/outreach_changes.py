@@ -11,30 +11,11 @@ from typing import Any
 from redis.asyncio import Redis
 
 from store import keys
-from store.queue import job_payload
+from store.queue import JobWriter
 
 OUTREACH_CHANGE = "outreach_change"
 SEEN_TTL_SECONDS = 7 * 24 * 3600
 CLAIM_TTL_SECONDS = 7 * 24 * 3600
-
-# KEYS: seen, job, result, retry, queue. ARGV: job payload, score, job id, seen ttl.
-# An empty job id only records the dedupe key (a delivery we accept but have nothing to do for).
-_ACCEPT = """
-if redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[4]) == false then return 0 end
-if ARGV[3] == '' then return 1 end
-redis.call('DEL', KEYS[3], KEYS[4])
-redis.call('SET', KEYS[2], ARGV[1])
-redis.call('ZADD', KEYS[5], ARGV[2], ARGV[3])
-return 1
-"""
-
-# KEYS: job, queue. ARGV: job payload, score, job id. A job id already queued is left alone.
-_ENQUEUE = """
-if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-redis.call('SET', KEYS[1], ARGV[1])
-redis.call('ZADD', KEYS[2], ARGV[2], ARGV[3])
-return 1
-"""
 
 # KEYS: claim. ARGV: job id, ttl. 1 when this job owns the change (first claim, or its own retry).
 _CLAIM = """
@@ -48,35 +29,21 @@ return 0
 """
 
 
-def _now_ms() -> int:
-    return int(time.time() * 1000)
-
-
 class OutreachInbox:
     def __init__(self, redis: Redis) -> None:
         self._redis = redis
-        self._accept = redis.register_script(_ACCEPT)
-        self._enqueue = redis.register_script(_ENQUEUE)
+        self._jobs = JobWriter(redis)
         self._claim = redis.register_script(_CLAIM)
 
     async def accept(self, team_id: str, event_id: str, change: dict[str, Any] | None) -> bool:
         """One round trip: dedupe the event id and queue `outreach_change(change)`. False for a repeat."""
-        now_ms = _now_ms()
         job_id = f"ohk:{team_id}:{event_id}" if change is not None else ""
-        payload = job_payload(OUTREACH_CHANGE, [change], now_ms) if change is not None else b""
-        result = await self._accept(
-            keys=[keys.outreach_seen(team_id, event_id), keys.ARQ_JOB + job_id, keys.ARQ_RESULT + job_id,
-                  keys.ARQ_RETRY + job_id, keys.QUEUE],
-            args=[payload, now_ms, job_id, SEEN_TTL_SECONDS],
-        )
-        return bool(result)
+        return await self._jobs.accept_once(keys.outreach_seen(team_id, event_id), SEEN_TTL_SECONDS,
+                                            OUTREACH_CHANGE, [change], job_id)
 
     async def enqueue(self, job_id: str, function: str, args: list[Any], *, delay_ms: int = 0) -> bool:
         """Queue an arq job (JSON, ids only) unless one with this id is already queued."""
-        now_ms = _now_ms()
-        result = await self._enqueue(keys=[keys.ARQ_JOB + job_id, keys.QUEUE],
-                                     args=[job_payload(function, args, now_ms), now_ms + delay_ms, job_id])
-        return bool(result)
+        return await self._jobs.enqueue(job_id, function, args, delay_ms=delay_ms, only_new=True)
 
     async def claim(self, change_key: str, job_id: str) -> bool:
         """True when `job_id` is the one to notify the dialer of this change."""

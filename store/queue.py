@@ -18,18 +18,24 @@ from store import keys
 LOG_CALL = "log_call"
 SEEN_TTL_SECONDS = 7 * 24 * 3600
 
-_ENQUEUE = """
+# Dedupe and queue in one round trip. KEYS: seen, job, result, retry, queue, body.
+# ARGV: job payload, score, job id, seen ttl, body. An empty job id only records the dedupe key (accepted,
+# nothing to do); an empty body stores none (the job carries what it needs).
+_ACCEPT = """
 if redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[4]) == false then return 0 end
-if ARGV[5] == '' then return 1 end
+if ARGV[3] == '' then return 1 end
+if ARGV[5] ~= '' then redis.call('SET', KEYS[6], ARGV[5]) end
+redis.call('DEL', KEYS[3], KEYS[4])
 redis.call('SET', KEYS[2], ARGV[1])
-redis.call('DEL', KEYS[5], KEYS[6])
-redis.call('SET', KEYS[3], ARGV[2])
-redis.call('ZADD', KEYS[4], ARGV[3], ARGV[5])
+redis.call('ZADD', KEYS[5], ARGV[2], ARGV[3])
 return 1
 """
 
-_REQUEUE = """
-if redis.call('EXISTS', KEYS[3]) == 0 then return 0 end
+# Queue a job. KEYS: job, queue, guard. ARGV: payload, score, job id, mode: 'guard' = only while the guard key
+# exists (e.g. the stored event), 'new' = only when no job with this id is waiting.
+_ENQUEUE = """
+if ARGV[4] == 'guard' and redis.call('EXISTS', KEYS[3]) == 0 then return 0 end
+if ARGV[4] == 'new' and redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
 redis.call('SET', KEYS[1], ARGV[1])
 redis.call('ZADD', KEYS[2], ARGV[2], ARGV[3])
 return 1
@@ -39,6 +45,37 @@ return 1
 def job_payload(function: str, args: list[Any], enqueue_ms: int) -> bytes:
     """A job exactly as arq's own serializer would write it, in JSON."""
     return orjson.dumps({"t": None, "f": function, "a": args, "k": {}, "et": enqueue_ms})
+
+
+class JobWriter:
+    """Writes arq-compatible JSON jobs straight into the queue, with Lua instead of arq's several round trips."""
+
+    def __init__(self, redis: Redis) -> None:
+        self._accept = redis.register_script(_ACCEPT)
+        self._enqueue = redis.register_script(_ENQUEUE)
+
+    async def accept_once(self, seen_key: str, seen_ttl: int, function: str, args: list[Any], job_id: str,
+                          *, body_key: str = "", body: bytes = b"") -> bool:
+        """Record `seen_key` and, unless `job_id` is empty, queue the job (and store `body`); False when
+        `seen_key` was already recorded, in which case nothing is written."""
+        now_ms = int(time.time() * 1000)
+        payload = job_payload(function, args, now_ms) if job_id else b""
+        result = await self._accept(
+            keys=[seen_key, keys.ARQ_JOB + job_id, keys.ARQ_RESULT + job_id, keys.ARQ_RETRY + job_id, keys.QUEUE,
+                  body_key or seen_key],
+            args=[payload, now_ms, job_id, seen_ttl, body],
+        )
+        return bool(result)
+
+    async def enqueue(self, job_id: str, function: str, args: list[Any], *, delay_ms: int = 0,
+                      while_exists: str = "", only_new: bool = False) -> bool:
+        """Queue a job; with `while_exists`, only if that key exists; with `only_new`, only if no job with this
+        id is waiting. True when queued."""
+        now_ms = int(time.time() * 1000)
+        mode = "guard" if while_exists else "new" if only_new else ""
+        result = await self._enqueue(keys=[keys.ARQ_JOB + job_id, keys.QUEUE, while_exists or keys.QUEUE],
+                                     args=[job_payload(function, args, now_ms), now_ms + delay_ms, job_id, mode])
+        return bool(result)
 
 
 def serialize(data: dict[str, Any]) -> bytes:
@@ -55,33 +92,22 @@ def deserialize(raw: bytes) -> dict[str, Any]:
 class EventQueue:
     def __init__(self, redis: Redis) -> None:
         self._redis = redis
-        self._enqueue = redis.register_script(_ENQUEUE)
-        self._requeue = redis.register_script(_REQUEUE)
+        self._jobs = JobWriter(redis)
 
     async def accept(self, event_id: str, body: bytes, *, queue: bool = True) -> bool:
         """Store and queue a new event; False when this `webhook-id` was seen before.
 
         With `queue=False` only the dedupe key is written (events we record as ignored).
         """
-        now_ms = int(time.time() * 1000)
-        job_id = event_id if queue else ""
-        result = await self._enqueue(
-            keys=[keys.seen_event(event_id), keys.event(event_id), keys.ARQ_JOB + event_id, keys.QUEUE,
-                  keys.ARQ_RESULT + event_id, keys.ARQ_RETRY + event_id],
-            args=[body, job_payload(LOG_CALL, [event_id], now_ms), now_ms, SEEN_TTL_SECONDS, job_id],
-        )
-        return bool(result)
+        return await self._jobs.accept_once(keys.seen_event(event_id), SEEN_TTL_SECONDS, LOG_CALL, [event_id],
+                                            event_id if queue else "", body_key=keys.event(event_id), body=body)
 
     async def requeue(self, event_id: str, *, delay_ms: int = 0) -> bool:
         """Queue a stored event again (parked or dead-lettered). A fresh job id keeps arq's bookkeeping of
         the earlier run from touching the new one."""
-        now_ms = int(time.time() * 1000)
-        job_id = f"{event_id}@{now_ms}"
-        result = await self._requeue(
-            keys=[keys.ARQ_JOB + job_id, keys.QUEUE, keys.event(event_id)],
-            args=[job_payload(LOG_CALL, [event_id], now_ms), now_ms + delay_ms, job_id],
-        )
-        return bool(result)
+        job_id = f"{event_id}@{int(time.time() * 1000)}"
+        return await self._jobs.enqueue(job_id, LOG_CALL, [event_id], while_exists=keys.event(event_id),
+                                        delay_ms=delay_ms)
 
     async def event_body(self, event_id: str) -> bytes | None:
         raw: bytes | None = await self._redis.get(keys.event(event_id))
