@@ -18,12 +18,12 @@ from typing import Any
 
 import orjson
 import uvicorn
+from standardwebhooks import Webhook
+from standardwebhooks.webhooks import WebhookVerificationError
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
-from standardwebhooks import Webhook
-from standardwebhooks.webhooks import WebhookVerificationError
 
 from schemas.events import CALL_COMPLETED, CallCompletedEvent, EventEnvelope
 

@@ -11,7 +11,7 @@ import redis
 
 from bench.events import Org, write_requests
 from bench.loadgen import have_wrk, run_python, run_wrk
-from bench.procs import EVENTS_SECRET, Cluster, Proc, quiet
+from bench.procs import EVENTS_SECRET, Cluster, Proc, measured
 from runtime.embedded_redis import free_port
 from store import keys
 
@@ -24,6 +24,7 @@ class IngressBench:
     def __init__(self, cluster: Cluster, quick: bool, log: Any) -> None:
         self.cluster, self.quick, self.log = cluster, quick, log
         self.duration = 3.0 if quick else 8.0
+        self.attempts = 2 if quick else 3
         self.org = Org(10, 1000)
         self.dir = Path(tempfile.mkdtemp(prefix="nooks-bench-req-"))
         assert cluster.redis is not None
@@ -44,25 +45,28 @@ class IngressBench:
                                                  "NOOKS_EVENTS_SECRET": EVENTS_SECRET})
 
     def closed(self, proc: Proc, requests: Path, tool: str) -> dict[str, Any]:
-        self.redis.flushall()
         runner = run_wrk if tool == "wrk" else run_python
-        runner(proc.port or 0, requests, duration=1.0, connections=CONNECTIONS)  # warm-up, discarded
         self.redis.flushall()
-        busy = quiet()
-        cpu0 = proc.cpu_seconds()
-        result = runner(proc.port or 0, requests, duration=self.duration, connections=CONNECTIONS)
-        result["server_cpu_s"] = round(proc.cpu_seconds() - cpu0, 2)
-        result["machine_busy_before"] = busy
-        return result
+        runner(proc.port or 0, requests, duration=1.0, connections=CONNECTIONS)  # warm-up, discarded
+
+        def once() -> dict[str, Any]:
+            self.redis.flushall()
+            cpu0 = proc.cpu_seconds()
+            result = runner(proc.port or 0, requests, duration=self.duration, connections=CONNECTIONS)
+            result["server_cpu_s"] = round(proc.cpu_seconds() - cpu0, 2)
+            return result
+
+        return measured(self.cluster, once, self.attempts)
 
     def open(self, proc: Proc, rate: float, seconds: float | None = None) -> dict[str, Any]:
         seconds = seconds or (3.0 if self.quick else 4.0)
-        requests = self.requests(int(rate * seconds) + 10)
-        self.redis.flushall()
-        busy = quiet()
-        result = run_python(proc.port or 0, requests, duration=seconds, connections=256, rate=rate)
-        result["machine_busy_before"] = busy
-        return result
+
+        def once() -> dict[str, Any]:
+            requests = self.requests(int(rate * seconds) + 10)
+            self.redis.flushall()
+            return run_python(proc.port or 0, requests, duration=seconds, connections=256, rate=rate)
+
+        return measured(self.cluster, once, self.attempts)
 
     def run(self) -> dict[str, Any]:
         tool = "wrk" if have_wrk() else "python"

@@ -29,7 +29,8 @@ from bench.events import SEPARATOR
 WRK_SCRIPT = Path(__file__).with_name("wrk.lua")
 
 
-def percentiles(samples: list[float] | array[float], points: tuple[float, ...] = (50, 90, 99, 99.9)) -> dict[str, float]:
+def percentiles(samples: list[float] | array[float],
+                points: tuple[float, ...] = (50, 90, 99, 99.9)) -> dict[str, float]:
     ordered = sorted(samples)
     if not ordered:
         return {f"p{p:g}": float("nan") for p in points}

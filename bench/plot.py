@@ -8,7 +8,7 @@ from typing import Any
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.pyplot as plt
 
 OUT = Path(__file__).resolve().parent.parent / "docs" / "bench-load.png"
 SERIES = (("sweep_app", "real app (verify + validate + dedupe + Lua enqueue)", "tab:blue"),

@@ -17,7 +17,7 @@ import orjson
 from bench.events import Org, sign_headers
 from bench.noop_worker import QUEUE as NOOP_QUEUE
 from bench.noop_worker import enqueue as enqueue_noop
-from bench.procs import Cluster, Proc, quiet
+from bench.procs import Cluster, measured_async, quiet
 from bench.stack import Stack, created_span, iso_ts, sequential_rounds
 from workers.settings import WorkerSettings
 
@@ -35,6 +35,7 @@ class ServiceBench:
         self.stack = Stack(cluster)
         self.org = Org(10, 500)
         self.rounds: dict[str, Any] = {}
+        self.attempts = 2 if quick else 3
 
     async def run(self, sections: set[str]) -> dict[str, Any]:
         out: dict[str, Any] = {"max_jobs": WorkerSettings.max_jobs, "poll_delay": WorkerSettings.poll_delay,
@@ -79,12 +80,19 @@ class ServiceBench:
     async def drain(self, count: int, latency_ms: float, tag: str, *, org: Org | None = None,
                     timeout: float = 120.0, knobs: dict[str, Any] | None = None) -> dict[str, Any]:
         """Queue `count` events for a running worker pool and measure until every one is logged."""
+        serial = iter(range(100))
+        return await measured_async(
+            self.cluster,
+            lambda: self._drain(count, latency_ms, f"{tag}{next(serial)}-", org=org, timeout=timeout, knobs=knobs),
+            self.attempts)
+
+    async def _drain(self, count: int, latency_ms: float, tag: str, *, org: Org | None,
+                     timeout: float, knobs: dict[str, Any] | None) -> dict[str, Any]:
         stack = self.stack
         await stack.seed(org or self.org)
         await stack.faults(latency_ms=latency_ms, **(knobs or NO_LIMIT))
         await stack.reset_counters()
         await stack.clear_requests()
-        busy = quiet()
         cpu0 = {w.role: w.cpu_seconds() for w in stack.workers}
         sandbox_cpu0 = self.sandbox_cpu()
         started = time.monotonic()
@@ -103,7 +111,6 @@ class ServiceBench:
                 "calls_per_s": round(rate, 1), "calls_per_s_per_process": round(rate / len(stack.workers), 1),
                 "cpu_ms_per_call": round(cpu * 1000 / max(logged, 1), 3),
                 "sandbox_cpu_ms_per_call": round(sandbox_cpu * 1000 / max(logged, 1), 3),
-                "machine_busy_before": busy,
                 "duplicates": len(calls) - len({c["attributes"]["vendorCallId"] for c in calls}),
                 "stats": stats}
 

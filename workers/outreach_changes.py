@@ -22,7 +22,15 @@ from arq import Retry
 from pydantic import ValidationError
 from standardwebhooks import Webhook
 
-from outreach.errors import NotConnected, OutreachRejected, OutreachUnavailable, RateLimited, ReconnectRequired
+from outreach import api
+from outreach.errors import (
+    NotConnected,
+    OutreachError,
+    OutreachRejected,
+    OutreachUnavailable,
+    RateLimited,
+    ReconnectRequired,
+)
 from outreach.users import fetch_user
 from runtime.services import Services
 from schemas.connection import ConnectionStatus
@@ -43,6 +51,17 @@ NOTIFY_TIMEOUT_SECONDS = 10.0
 MAX_NOTIFY_ATTEMPTS = 10  # about 8 minutes of backoff
 MAX_USER_ATTEMPTS = 8
 OWNER_RELATIONSHIPS = ("owner", "user")
+# Relationships worth naming in a notification, by id, when a bare delivery (type and id only) is filled in.
+RELATED_BY_RESOURCE = {
+    "task": ("prospect", "account", "owner", "sequence", "sequenceState", "sequenceStep"),
+    "sequenceState": ("prospect", "sequence", "sequenceStep", "mailbox"),
+    "call": ("prospect", "user", "task", "sequence", "callDisposition"),
+    "prospect": ("account", "owner"),
+}
+PLURAL = {"task": "tasks", "sequenceState": "sequenceStates", "call": "calls", "prospect": "prospects"}
+# What a bare event necessarily changed (Outreach sends these with no attributes at all).
+IMPLIED_CHANGES = {"task.completed": ["state"], "sequenceState.finished": ["state"],
+                   "sequenceState.advanced": ["sequenceStep"]}
 
 
 def backoff(attempt: int, hint: float | None = None) -> float:
@@ -115,6 +134,7 @@ class Notifier:
         if not await self.inbox.claim(change.change_key, job_id):
             await count(services.redis, "notifications_duplicate")
             return {**result, "status": "duplicate"}
+        change = await self.fill_in(change)
         notification = build_notification(change, await self.rep_emails(change))
         result["notification_id"] = notification.id
         try:
@@ -142,6 +162,26 @@ class Notifier:
         await count(self.services.redis, "notifications_retried")
         log.info("notification %s retrying attempt=%d: %s", result.get("notification_id"), attempt, reason)
         raise Retry(defer=backoff(attempt))
+
+    async def fill_in(self, change: ReducedChange) -> ReducedChange:
+        """A bare delivery (e.g. `task.completed`: type and id only) gets the record's related ids, read just in
+        time with the subscription rep's token, and the attribute its event implies. Ids only; best effort: a
+        notification is never held back because Outreach could not be read."""
+        updates: dict[str, Any] = {}
+        if not change.changed and change.event in IMPLIED_CHANGES:
+            updates["changed"] = IMPLIED_CHANGES[change.event]
+        wanted = RELATED_BY_RESOURCE.get(change.resource, ())
+        if not change.related and wanted and change.resource_id is not None and change.action != "destroyed":
+            try:
+                record = await api.get_one(self.services.outreach.for_rep(change.team_id, change.rep_email),
+                                           PLURAL[change.resource], change.resource_id)
+            except OutreachError as failed:
+                log.info("related ids unavailable for %s %s: %s", change.resource, change.resource_id, failed)
+                record = None
+            if record is not None:
+                related = {name: record.related_id(name) for name in wanted}
+                updates["related"] = {name: rid for name, rid in related.items() if rid is not None}
+        return change.model_copy(update=updates) if updates else change
 
     async def rep_emails(self, change: ReducedChange) -> list[str]:
         """The subscription's rep, plus every rep mapped to the record's owner/user."""

@@ -102,7 +102,9 @@ async def test_two_reps_subscribed_one_notification_per_change(svc: Service, not
     assert len(deliveries) == 4 and all(d["status"] == 202 for d in deliveries)  # each rep's subscription
     notes = notify.about("prospect", 3459)
     assert len(notes) == 1 and notes[0]["data"]["changed"] == ["title"]
-    assert notes[0]["data"]["rep_emails"] in (["ana@acme.com"], ["ben@acme.com"])
+    # Whichever subscription delivered first, plus the prospect's owner (ben), whose id is read just in time.
+    assert notes[0]["data"]["rep_emails"] in (["ana@acme.com", "ben@acme.com"], ["ben@acme.com"])
+    assert notes[0]["data"]["related"]["owner"] == 2
     assert len(notify.about("task", 1122)) == 1
 
 
@@ -120,7 +122,12 @@ async def test_task_completion_events(svc: Service, notify: NotifyReceiver) -> N
     assert "task.completed" in events and "task.updated" in events
     assert len(events) == len(set(events))
     completed = next(p for p in notify.about("task", 1122) if p["data"]["event"] == "task.completed")
-    assert completed["type"] == "outreach.task.completed" and completed["data"]["changed"] == []
+    assert completed["type"] == "outreach.task.completed"
+    # The delivery is bare (type and id): the notification names what completion changes and, read just in time,
+    # the task's related ids — as in CONTRACT.md's example.
+    assert completed["data"]["changed"] == ["state"]
+    assert completed["data"]["related"]["prospect"] == 3456 and completed["data"]["related"]["owner"] == 1
+    assert completed["data"]["rep_emails"] == ["ana@acme.com"]
     for item in notify.received:
         item.verified()
 
