@@ -33,7 +33,7 @@ async def connect_link(request: Request, team_id: str, rep_email: str) -> Respon
     nonce = await services.links.mint_link(team_id, rep_email)
     expires = datetime.now(UTC) + timedelta(seconds=LINK_TTL_SECONDS)
     return JSON({"url": f"{services.settings.public_base_url}/v1/outreach/oauth/start?link={nonce}",
-                 "expires_at": expires.strftime("%Y-%m-%dT%H:%M:%SZ")}, status_code=201)
+                 "expires_at": expires.strftime("%Y-%m-%dT%H:%M:%SZ")})
 
 
 async def start(request: Request) -> Response:

@@ -57,7 +57,7 @@ class Service:
                       login_email: str | None = None, deny: bool = False) -> tuple[int, str]:
         """The whole consent dance: connect link → /start → Outreach authorize → our callback."""
         status, link = await self.api("POST", f"/v1/teams/{team_id}/reps/{rep_email}/connect-link")
-        assert status == 201, link
+        assert status == 200, link
         async with self.http.get(link["url"], allow_redirects=False) as start:
             assert start.status == 302, await start.text()
             authorize = start.headers["Location"]
