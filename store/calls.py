@@ -33,5 +33,10 @@ class CallLedger:
             pipe.expire(key, CALL_STATE_TTL_SECONDS)
             await pipe.execute()
 
-    async def mark_done(self, team_id: str, call_id: str) -> None:
-        await self._redis.hset(keys.call_state(team_id, call_id), "done", "1")
+    async def complete(self, team_id: str, call_id: str, event_id: str) -> None:
+        """Mark the call done, drop its event (it is in Outreach now) and count it: one round trip."""
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.hset(keys.call_state(team_id, call_id), "done", "1")
+            pipe.delete(keys.event(event_id))
+            pipe.hincrby(keys.STATS, "calls_logged", 1)
+            await pipe.execute()

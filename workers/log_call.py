@@ -11,6 +11,7 @@ import logging
 import random
 import time
 import traceback
+from dataclasses import replace
 from typing import Any
 
 from arq import Retry
@@ -144,8 +145,6 @@ class CallLogger:
 
     async def run(self) -> dict[str, Any]:
         call, ledger = self.call, self.services.calls
-        if (await ledger.state(call.team_id, call.call_id)).done:
-            return await self._duplicate()
         lock = Lock(self.services.redis, keys.call_lock(call.team_id, call.call_id), CALL_LOCK_MS)
         if not await lock.acquire():
             raise CallBusy
@@ -161,7 +160,8 @@ class CallLogger:
                 outreach_call_id = await self._write_call(rep, links, existing)
             if task_open and links.task_id is not None and call.should_complete_task:
                 await self._complete_task(rep, links.task_id)
-            await ledger.mark_done(call.team_id, call.call_id)
+            # Done, before the lock goes: a job that takes the lock next must see it.
+            await ledger.complete(call.team_id, call.call_id, self.event_id)
         finally:
             await lock.release()
         await self._finish(outreach_call_id)
@@ -185,11 +185,12 @@ class CallLogger:
         """
         call = self.call
         search = call.prospect_id is not None and not known_call
-        task, disposition_id, _, existing = await _first_error(
-            self._task(rep), self._disposition(rep), self._prospect_exists(rep, call.prospect_id),
-            self._existing_call(rep, call.prospect_id if search else None),
+        task, disposition_id, existing = await _first_error(
+            self._task(rep), self._disposition(rep), self._existing_call(rep, call.prospect_id if search else None),
         )
         prospect_id = call.prospect_id
+        if prospect_id is not None and (task is None or task.related_id("prospect") != prospect_id):
+            await self._prospect_exists(rep, prospect_id)  # a task on this prospect already vouches for it
         if prospect_id is None and task is not None:
             prospect_id = task.related_id("prospect")
         if prospect_id is None:
@@ -227,10 +228,7 @@ class CallLogger:
     async def _disposition(self, rep: RepSession) -> int | None:
         call = self.call
         if call.disposition_id is not None:
-            if await api.get_one(rep, "callDispositions", call.disposition_id) is not None:
-                return call.disposition_id
-            self.flags.append("disposition_not_found")
-            return None
+            return call.disposition_id  # checked only if Outreach refuses the call (see _write_call)
         if call.disposition:
             found = await api.disposition_id_by_name(rep, call.disposition)
             if found is None:
@@ -249,9 +247,23 @@ class CallLogger:
             await count(self.services.redis, "calls_recovered")
             outreach_call_id = existing
         else:
-            outreach_call_id = await api.create_call(rep, call_attributes(call), call_relationships(links))
+            outreach_call_id = await self._create(rep, links)
         await ledger.record_call(call.team_id, call.call_id, outreach_call_id)
         return outreach_call_id
+
+    async def _create(self, rep: RepSession, links: Links) -> int:
+        try:
+            return await api.create_call(rep, call_attributes(self.call), call_relationships(links))
+        except OutreachRejected as rejected:
+            # The disposition id came from Nooks unchecked (one request less per call). If that is what Outreach
+            # refused, log the call without it and flag the event, as for an unknown disposition name.
+            if rejected.status != 422 or links.disposition_id is None or self.call.disposition_id is None:
+                raise
+            if await api.get_one(rep, "callDispositions", links.disposition_id) is not None:
+                raise
+            self.flags.append("disposition_not_found")
+            return await api.create_call(rep, call_attributes(self.call),
+                                         call_relationships(replace(links, disposition_id=None)))
 
     async def _complete_task(self, rep: RepSession, task_id: int) -> None:
         try:
@@ -274,8 +286,6 @@ class CallLogger:
                 event_id=self.event_id, call_id=call.call_id, team_id=call.team_id, rep_email=call.rep_email,
                 outreach_call_id=outreach_call_id, flags=self.flags, at=_now(),
             ))
-        await services.queue.forget_event(self.event_id)
-        await count(services.redis, "calls_logged")
         log.info("logged event=%s call=%s outreach_call=%s flags=%s", self.event_id, call.call_id,
                  outreach_call_id, ",".join(self.flags) or "-")
 

@@ -253,3 +253,13 @@ async def test_outreach_validation_error_is_dead_lettered_with_a_safe_reason(svc
 async def _stat(svc: Service, name: str, at_least: int = 1) -> bool:
     value = await svc.redis.hget("no:stats", name)
     return value is not None and int(value) >= at_least
+
+
+async def test_unknown_prospect_id_is_dead_lettered(svc: Service) -> None:
+    await svc.connect()
+    for call_id, task_id in (("call_ghost", None), ("call_ghost_task", 1122)):  # the task is another prospect's
+        event = call_event(call_id, prospect_id=99999, task_id=task_id)
+        await svc.post_event(event)
+        dead = await _result(svc, event["id"])
+        assert (dead["kind"], dead["reason"]) == ("dead", "prospect not found in Outreach")
+        assert await svc.calls(call_id) == []
