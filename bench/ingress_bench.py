@@ -62,7 +62,7 @@ class IngressBench:
         seconds = seconds or (3.0 if self.quick else 4.0)
 
         def once() -> dict[str, Any]:
-            requests = self.requests(int(rate * seconds) + 10)
+            requests = self.requests(int(rate * seconds) + 300)
             self.redis.flushall()
             return run_python(proc.port or 0, requests, duration=seconds, connections=256, rate=rate)
 

@@ -87,6 +87,7 @@ class _Generator:
         self.next = 0
         self.duration = duration
         self.latencies: array[float] = array("d")
+        self.intended: array[float] = array("d")
         self.statuses: collections.Counter[int] = collections.Counter()
         self.idle: collections.deque[_Conn] = collections.deque()
         self.pending: collections.deque[float] = collections.deque()
@@ -106,6 +107,7 @@ class _Generator:
     def completed(self, conn: _Conn, status: int) -> None:
         now = time.perf_counter()
         self.latencies.append(now - conn.intended)
+        self.intended.append(conn.intended)
         self.statuses[status] += 1
         self.in_flight -= 1
         self._dispatch(conn, now)
@@ -156,10 +158,22 @@ async def run(port: int, requests: list[bytes], *, duration: float, connections:
               rate: float | None = None) -> dict[str, Any]:
     loop = asyncio.get_running_loop()
     gen = _Generator(requests, duration)
+    gen.idle.clear()
     conns = await asyncio.gather(*[loop.create_connection(lambda: _Conn(gen), "127.0.0.1", port)
                                    for _ in range(connections)])
+    # Warm-up: one request per connection, not counted, so the server has accepted and set up every
+    # connection before the clock starts (otherwise the first 100 ms measure uvicorn accepting sockets).
+    gen.closed_loop, gen.deadline = True, 0.0
     for _, conn in conns:
-        gen.idle.append(conn)
+        request = gen.take()
+        if request is not None:
+            gen.in_flight += 1
+            conn.fire(request, time.perf_counter())
+    if gen.in_flight:
+        await asyncio.wait_for(gen.drained.wait(), timeout=10)
+    gen.closed_loop = False
+    gen.latencies, gen.intended, gen.statuses = array("d"), array("d"), collections.Counter()
+    gen.drained.clear()
     started = time.perf_counter()
     gen.deadline = started + duration
     offered = 0
@@ -186,7 +200,9 @@ async def run(port: int, requests: list[bytes], *, duration: float, connections:
                     total = offered
                     break
                 offered += 1
-            await asyncio.sleep(max(0.0, started + offered * interval - time.perf_counter()))
+            # Sleep at least a millisecond (the timer's resolution): a shorter sleep wakes at once and spins a
+            # core. Requests due meanwhile go out together; latency still counts from each one's intended time.
+            await asyncio.sleep(max(0.001, started + offered * interval - time.perf_counter()))
     sent_for = time.perf_counter() - started
     if gen.in_flight or gen.pending:
         gen.drained.clear()
@@ -213,7 +229,18 @@ async def run(port: int, requests: list[bytes], *, duration: float, connections:
         "latency_ms": {k: round(v, 3) for k, v in percentiles(lat_ms).items()},
         "max_ms": round(max(lat_ms), 3) if lat_ms else None,
         "exhausted": gen.next >= len(requests),
+        "worst_100ms": _worst_windows(gen, started),
     }
+
+
+def _worst_windows(gen: _Generator, started: float, width: float = 0.1) -> list[dict[str, float]]:
+    """Where the slow requests were: the five 100 ms windows (by intended send time) with the worst latency."""
+    windows: dict[int, float] = {}
+    for sent, latency in zip(gen.intended, gen.latencies, strict=True):
+        key = int((sent - started) / width)
+        windows[key] = max(windows.get(key, 0.0), latency)
+    worst = sorted(windows.items(), key=lambda kv: -kv[1])[:5]
+    return [{"at_s": round(k * width, 1), "max_ms": round(v * 1000, 1)} for k, v in worst]
 
 
 def run_python(port: int, requests_file: Path, *, duration: float, connections: int = 64,

@@ -6,6 +6,7 @@ A sampler thread keeps the peak RSS of each role (web, worker, ...) for the memo
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import resource
@@ -28,7 +29,16 @@ ROOT = Path(__file__).resolve().parent.parent
 EVENTS_SECRET = "whsec_" + "YmVuY2gtbm9va3MtZXZlbnRzLXNlY3JldC0zMmJ5dGVzIQ=="
 API_TOKEN = "nooks-api-token-for-bench"
 TOKEN_KEY = Fernet.generate_key().decode()
-LOG_DIR = Path(tempfile.mkdtemp(prefix="nooks-bench-logs-"))
+_LOG_DIR: list[Path] = []
+
+
+def log_dir() -> Path:
+    """Process logs of this run (made on first use, so that helper processes importing this make none)."""
+    if not _LOG_DIR:
+        _LOG_DIR.append(Path(tempfile.mkdtemp(prefix="nooks-bench-logs-")))
+    return _LOG_DIR[0]
+
+
 _SERIAL = iter(range(1_000_000))
 
 
@@ -75,6 +85,8 @@ class Cluster:
     redis: EmbeddedRedis | None = None
     procs: list[Proc] = field(default_factory=list)
     peak_rss: dict[str, int] = field(default_factory=dict)
+    phase: str = "start"
+    peak_rss_by_phase: dict[str, dict[str, int]] = field(default_factory=dict)
     _sampler: threading.Thread | None = None
     _stop: threading.Event = field(default_factory=threading.Event)
 
@@ -104,7 +116,7 @@ class Cluster:
     # --- starting things --------------------------------------------------------------------------------
     def spawn(self, role: str, args: list[str], env: dict[str, str] | None = None, port: int | None = None,
               cpus: set[int] | None = None) -> Proc:
-        log_path = LOG_DIR / f"{next(_SERIAL):02d}-{role}.log"
+        log_path = log_dir() / f"{next(_SERIAL):02d}-{role}.log"
         handle = log_path.open("wb")
         full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
         popen = subprocess.Popen([sys.executable, *args], cwd=ROOT, env=full_env, stdout=handle,
@@ -177,6 +189,9 @@ class Cluster:
             role = "worker" if proc.role.startswith("worker") else proc.role
             if rss > self.peak_rss.get(role, 0):
                 self.peak_rss[role] = rss
+            phase = self.peak_rss_by_phase.setdefault(self.phase, {})
+            if rss > phase.get(role, 0):
+                phase[role] = rss
 
 
 class CpuWatch:
@@ -245,7 +260,7 @@ def measured(cluster: Cluster, run: Any, attempts: int = 3) -> dict[str, Any]:
 async def measured_async(cluster: Cluster, run: Any, attempts: int = 3) -> dict[str, Any]:
     best: dict[str, Any] | None = None
     for attempt in range(1, attempts + 1):
-        busy = quiet()
+        busy = await asyncio.to_thread(quiet)
         with CpuWatch(cluster) as watch:
             result: dict[str, Any] = await run()
         result.update(cpu=watch.as_dict(), machine_busy_before=busy, attempt=attempt,

@@ -17,7 +17,7 @@ from typing import Any
 import orjson
 
 from bench.ingress_bench import IngressBench
-from bench.procs import LOG_DIR, Cluster, machine
+from bench.procs import Cluster, log_dir, machine
 from bench.service_bench import ServiceBench
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -117,6 +117,8 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="under two minutes; exit 1 when a bar is missed")
     parser.add_argument("--only", default=",".join(SECTIONS), help=f"comma-separated subset of {SECTIONS}")
     parser.add_argument("--no-plot", action="store_true")
+    parser.add_argument("--expect-miss", action="append", default=[], metavar="TEXT",
+                        help="a known miss (figure name contains TEXT): reported, but not a failure of --quick")
     args = parser.parse_args()
     sections = {s.strip() for s in args.only.split(",") if s.strip()}
     mode = "quick" if args.quick else "full"
@@ -124,12 +126,13 @@ def main() -> int:
     results: dict[str, Any] = {"mode": mode, "sections": sorted(sections), "machine": machine(),
                                "started": datetime.now(UTC).isoformat(timespec="seconds")}
     log(f"bench ({mode}) on {results['machine']['nproc']} cores, Python {results['machine']['python']}; "
-        f"process logs in {LOG_DIR}")
+        f"process logs in {log_dir()}")
     cluster = Cluster()
     try:
         cluster.start_redis()
         if "ingress" in sections:
             log("1. ingress")
+            cluster.phase = "ingress"
             results["ingress"] = IngressBench(cluster, args.quick, log).run()
         if sections & {"worker", "e2e", "scale"}:
             log("2-4. worker, end to end, scale")
@@ -137,6 +140,7 @@ def main() -> int:
     finally:
         cluster.close()
         results["peak_rss"] = dict(cluster.peak_rss)
+        results["peak_rss_by_phase"] = {phase: dict(roles) for phase, roles in cluster.peak_rss_by_phase.items()}
         results["elapsed_s"] = round(time.monotonic() - started, 1)
     rows = checks(results)
     results["checks"] = rows
@@ -152,11 +156,12 @@ def main() -> int:
     log("")
     log(table(rows))
     failed = [r["figure"] for r in rows if r["pass"] is False]
+    known = [f for f in failed if any(text in f for text in args.expect_miss)]
     log(f"\n{len(rows)} figures, {sum(r['pass'] is True for r in rows)} bars met, {len(failed)} missed; "
         f"{results['elapsed_s']:.0f} s; raw results {path}")
     if failed:
-        log("missed: " + "; ".join(failed))
-    return 1 if failed and args.quick else 0
+        log("missed: " + "; ".join(f + (" (expected)" if f in known else "") for f in failed))
+    return 1 if args.quick and len(failed) > len(known) else 0
 
 
 if __name__ == "__main__":

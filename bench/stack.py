@@ -40,7 +40,9 @@ class Stack:
         self.web = self.cluster.start_web(self.env())
         assert self.cluster.redis is not None
         self.redis = Redis.from_url(self.cluster.redis.url)
-        self.http = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=64))
+        # No keep-alive: a connection idle past uvicorn's 5 s keep-alive can be reused just as the server closes
+        # it ("Server disconnected"); new loopback connections cost nothing here.
+        self.http = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=64, force_close=True))
         self.sandbox = SandboxControl(f"http://127.0.0.1:{self.sandbox_proc.port}", session=self.http)
 
     async def close(self) -> None:
@@ -142,6 +144,16 @@ class Stack:
             if now - started > timeout or now - last_change > stall:
                 return False, now - started
             await asyncio.sleep(0.05)
+
+    async def idle(self, timeout: float) -> bool:
+        """Wait (bounded) until no job is due in the queue: a measurement starts from a quiet worker."""
+        assert self.redis is not None
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if await self.redis.zcount(keys.QUEUE, "-inf", int(time.time() * 1000) + 5000) == 0:
+                return True
+            await asyncio.sleep(0.2)
+        return False
 
     async def reset_counters(self) -> None:
         assert self.redis is not None

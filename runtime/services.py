@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 import aiohttp
@@ -20,7 +21,9 @@ from store.queue import EventQueue
 from store.redis import connect
 from store.users import UserDirectory
 
-OUTREACH_CONNECTIONS = 256  # concurrent sockets to Outreach per process
+# Concurrent sockets to Outreach per process (opened only as needed). A log_call job has up to 4 requests in
+# flight at once: at 256, jobs queued for a socket once Outreach took 200 ms (202 vs 231 calls/s, docs/tuning.md).
+OUTREACH_CONNECTIONS = int(os.environ.get("OUTREACH_CONNECTIONS") or 800)
 
 
 @dataclass

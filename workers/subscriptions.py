@@ -23,6 +23,10 @@ log = logging.getLogger("workers.subscriptions")
 
 MAX_SYNC_ATTEMPTS = 8
 CONCURRENT_REPS = 8
+# Each sync lists every webhook of the org; 500 reps connecting at once ran up to WORKER_MAX_JOBS syncs side by
+# side and the worker peaked at 670 MB (docs/benchmarks.md). At most CONCURRENT_REPS per process; a sync that
+# finds them all busy comes back a little later instead of holding a job slot.
+_SYNC_GATE = asyncio.Semaphore(CONCURRENT_REPS)
 
 
 def manager(services: Services) -> SubscriptionManager:
@@ -46,8 +50,11 @@ async def sync_subscriptions(ctx: dict[str, Any], team_id: str, rep_email: str) 
     blocked = await _eligible(services, team_id, rep_email)
     if blocked:
         return {"status": blocked}
+    if _SYNC_GATE.locked():
+        raise Retry(defer=1 + random.uniform(0, 3))  # noqa: S311
     try:
-        report = await manager(services).sync(team_id, rep_email)
+        async with _SYNC_GATE:
+            report = await manager(services).sync(team_id, rep_email)
     except SubscriptionBusy:
         if attempt >= MAX_SYNC_ATTEMPTS:
             return {"status": "busy"}

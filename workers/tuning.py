@@ -12,8 +12,9 @@ def env_number(name: str, default: float) -> float:
 
 # Jobs mostly wait on Outreach, so one process runs many at once.
 MAX_JOBS = int(env_number("WORKER_MAX_JOBS", 200))
-# arq's default 0.5 s poll adds up to half a second to every call; 50 ms costs one cheap ZRANGEBYSCORE.
-POLL_DELAY = env_number("WORKER_POLL_DELAY", 0.05)
+# arq's default 0.5 s poll adds up to half a second to every call. 20 ms: end-to-end p50 81 → 61 ms and p99
+# 106 → 91 ms against 50 ms, for about 1% of a core more while idle (docs/benchmarks.md).
+POLL_DELAY = env_number("WORKER_POLL_DELAY", 0.02)
 QUEUE_READ_LIMIT = int(env_number("WORKER_QUEUE_READ_LIMIT", 400))
 # A job whose worker died is taken up again when its in-progress key expires: JOB_TIMEOUT + 10 s.
 JOB_TIMEOUT = env_number("WORKER_JOB_TIMEOUT", 60)

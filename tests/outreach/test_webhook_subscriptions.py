@@ -35,7 +35,8 @@ async def test_connect_subscribes_every_resource_with_our_target(svc: Service) -
     assert len(secrets) == 5 and all(len(s) == 64 for s in secrets)
     async for key in svc.redis.scan_iter():
         dump = await svc.redis.dump(key)
-        assert dump is not None
+        if dump is None:
+            continue  # expired between SCAN and DUMP (a lock, an in-progress marker)
         for secret in secrets:
             assert secret.encode() not in dump, key
     # The sandbox, acting as Outreach, delivers a real change to us, signed with that secret: accepted.
