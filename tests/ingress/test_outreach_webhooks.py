@@ -23,7 +23,8 @@ TASK_DELIVERY = {"data": {"type": "task", "id": 1122, "attributes": {"state": "c
 
 
 async def _queued(svc: Service) -> int:
-    return int(await svc.redis.zcard(keys.QUEUE))
+    """Outreach-change jobs in the queue (other jobs, e.g. a deferred subscription sync, do not count)."""
+    return sum(1 for job_id in await svc.redis.zrange(keys.QUEUE, 0, -1) if job_id.startswith(b"ohk:"))
 
 
 async def _seen_keys(svc: Service) -> list[bytes]:
