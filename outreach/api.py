@@ -34,12 +34,6 @@ async def iterate(rep: RepSession, plural: str, params: Params) -> AsyncIterator
         document = await rep.get_url(page.links.next)
 
 
-async def find_user_by_email(rep: RepSession, email: str) -> Resource | None:
-    async for user in iterate(rep, "users", {"filter[email]": email}):
-        return user
-    return None
-
-
 async def list_users(rep: RepSession) -> AsyncIterator[Resource]:
     async for user in iterate(rep, "users", {}):
         yield user

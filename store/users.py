@@ -30,13 +30,6 @@ class UserDirectory:
         raw = await self._redis.hget(keys.users(team_id), str(user_id))
         return OutreachUser.model_validate_json(raw) if raw else None
 
-    async def user_by_email(self, team_id: str, email: str) -> OutreachUser | None:
-        wanted = email.lower()
-        for user in (await self.users(team_id)).values():
-            if user.email.lower() == wanted:
-                return user
-        return None
-
     async def map_rep(self, team_id: str, rep_email: str, user_id: int) -> bool:
         """Map a rep; True when the mapping changed."""
         previous = await self._redis.hget(keys.mapping(team_id), rep_email)
