@@ -82,15 +82,20 @@ class RepSession:
                       body: dict[str, Any] | None = None) -> dict[str, Any]:
         token = await self._access_token()
         status, headers, payload = await self._send(method, path, params, body, token)
-        if status == 401:
-            # Expired or revoked: refresh once (single-flight), then try once more.
+        # Expired or revoked: refresh (single-flight) and try again. Twice, because the first "fresh" token may be
+        # one another process stored a moment ago that Outreach has since expired too; only a token we saw
+        # refused twice running means the rep must reconnect.
+        for _ in range(2):
+            if status != 401:
+                break
             fresh = await self._client.tokens.refresh(self.team_id, self.rep_email, stale=token)
+            token = fresh.access_token
             self._token = asyncio.get_running_loop().create_future()
-            self._token.set_result(fresh.access_token)
-            status, headers, payload = await self._send(method, path, params, body, fresh.access_token)
-            if status == 401:
-                await self._client.tokens.give_up(self.team_id, self.rep_email)
-                raise ReconnectRequired("Outreach refused a freshly refreshed token")
+            self._token.set_result(token)
+            status, headers, payload = await self._send(method, path, params, body, token)
+        if status == 401:
+            await self._client.tokens.give_up(self.team_id, self.rep_email)
+            raise ReconnectRequired("Outreach refused a freshly refreshed token")
         return self._interpret(status, headers, payload)
 
     async def _send(self, method: str, path: str, params: Params | None, body: dict[str, Any] | None,

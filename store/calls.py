@@ -6,7 +6,9 @@ from dataclasses import dataclass
 
 from redis.asyncio import Redis
 
+from schemas.connection import ConnectionStatus
 from store import keys
+from store.locks import Lock
 
 # Kept long enough to outlive any redelivery of the same call by Nooks.
 CALL_STATE_TTL_SECONDS = 90 * 24 * 3600
@@ -18,13 +20,35 @@ class CallState:
     done: bool
 
 
+@dataclass(frozen=True)
+class JobStart:
+    """What a `log_call` job needs to know before touching Outreach, read in one round trip."""
+
+    locked: bool
+    state: CallState
+    status: ConnectionStatus
+    outreach_user_id: int | None
+
+
 class CallLedger:
     def __init__(self, redis: Redis) -> None:
         self._redis = redis
 
-    async def state(self, team_id: str, call_id: str) -> CallState:
-        raw = await self._redis.hmget(keys.call_state(team_id, call_id), ["outreach_call_id", "done"])
-        return CallState(outreach_call_id=int(raw[0]) if raw[0] else None, done=raw[1] == b"1")
+    async def begin(self, team_id: str, call_id: str, rep_email: str, lock: Lock) -> JobStart:
+        """Take the call's lock and read its ledger entry, the rep's connection status and mapping: the lock
+        comes first in the pipeline, so what follows is read under it."""
+        async with self._redis.pipeline(transaction=False) as pipe:
+            lock.acquire_in(pipe)
+            pipe.hmget(keys.call_state(team_id, call_id), ["outreach_call_id", "done"])
+            pipe.hget(keys.connection(team_id, rep_email), "status")
+            pipe.hget(keys.mapping(team_id), rep_email)
+            locked, (call_id_raw, done), status, mapped = await pipe.execute()
+        return JobStart(
+            locked=bool(locked),
+            state=CallState(outreach_call_id=int(call_id_raw) if call_id_raw else None, done=done == b"1"),
+            status=ConnectionStatus(status.decode()) if status else ConnectionStatus.NOT_CONNECTED,
+            outreach_user_id=int(mapped) if mapped else None,
+        )
 
     async def record_call(self, team_id: str, call_id: str, outreach_call_id: int) -> None:
         key = keys.call_state(team_id, call_id)
@@ -33,10 +57,12 @@ class CallLedger:
             pipe.expire(key, CALL_STATE_TTL_SECONDS)
             await pipe.execute()
 
-    async def complete(self, team_id: str, call_id: str, event_id: str) -> None:
-        """Mark the call done, drop its event (it is in Outreach now) and count it: one round trip."""
+    async def complete(self, team_id: str, call_id: str, event_id: str, lock: Lock) -> None:
+        """Mark the call done, drop its event (it is in Outreach now), count it and release the call's lock
+        (after `done`, so the next holder sees it): one round trip."""
         async with self._redis.pipeline(transaction=True) as pipe:
             pipe.hset(keys.call_state(team_id, call_id), "done", "1")
             pipe.delete(keys.event(event_id))
             pipe.hincrby(keys.STATS, "calls_logged", 1)
+            lock.release_in(pipe)
             await pipe.execute()

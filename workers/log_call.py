@@ -31,6 +31,7 @@ from schemas.connection import ConnectionStatus
 from schemas.events import CallCompletedEvent, CallData
 from schemas.ops import DeadLetter, Flag
 from store import keys
+from store.calls import JobStart
 from store.locks import Lock
 from store.queue import count
 from workers.mapping import Links, call_attributes, call_relationships, dialed_number, e164
@@ -146,37 +147,36 @@ class CallLogger:
     async def run(self) -> dict[str, Any]:
         call, ledger = self.call, self.services.calls
         lock = Lock(self.services.redis, keys.call_lock(call.team_id, call.call_id), CALL_LOCK_MS)
-        if not await lock.acquire():
+        start = await ledger.begin(call.team_id, call.call_id, call.rep_email, lock)
+        if not start.locked:
             raise CallBusy
+        released = False
         try:
-            state = await ledger.state(call.team_id, call.call_id)
-            if state.done:
+            if start.state.done:
                 return await self._duplicate()
-            rep, user_id = await self._rep()
-            outreach_call_id = state.outreach_call_id
+            rep, user_id = self._rep(start)
+            outreach_call_id = start.state.outreach_call_id
             links, task_open, existing = await self._resolve(rep, user_id,
                                                              known_call=outreach_call_id is not None)
             if outreach_call_id is None:
                 outreach_call_id = await self._write_call(rep, links, existing)
             if task_open and links.task_id is not None and call.should_complete_task:
                 await self._complete_task(rep, links.task_id)
-            # Done, before the lock goes: a job that takes the lock next must see it.
-            await ledger.complete(call.team_id, call.call_id, self.event_id)
+            await ledger.complete(call.team_id, call.call_id, self.event_id, lock)
+            released = True
         finally:
-            await lock.release()
+            if not released:
+                await lock.release()
         await self._finish(outreach_call_id)
         return {"status": "logged", "event_id": self.event_id, "outreach_call_id": outreach_call_id,
                 "flags": self.flags}
 
-    async def _rep(self) -> tuple[RepSession, int]:
-        call, services = self.call, self.services
-        status = await services.connections.status(call.team_id, call.rep_email)
-        if status is not ConnectionStatus.CONNECTED:
-            raise Park(status.value)
-        user_id = await services.users.mapped_user_id(call.team_id, call.rep_email)
-        if user_id is None:
+    def _rep(self, start: JobStart) -> tuple[RepSession, int]:
+        if start.status is not ConnectionStatus.CONNECTED:
+            raise Park(start.status.value)
+        if start.outreach_user_id is None:
             raise Park("not_mapped")
-        return services.outreach.for_rep(call.team_id, call.rep_email), user_id
+        return self.services.outreach.for_rep(self.call.team_id, self.call.rep_email), start.outreach_user_id
 
     async def _resolve(self, rep: RepSession, user_id: int, *, known_call: bool) -> tuple[Links, bool, int | None]:
         """Read task, disposition and prospect just in time, concurrently where they do not depend.
