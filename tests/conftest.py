@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
+import time
 from collections.abc import AsyncIterator, Iterator
 
 import aiohttp
@@ -125,7 +126,14 @@ async def service(settings: Settings, web_port: int, outreach: RunningSandbox) -
 
 @pytest.fixture
 async def svc(service: Service) -> AsyncIterator[Service]:
-    """The running service with an empty Redis and a freshly seeded sandbox."""
+    """The running service with an empty Redis and a freshly seeded sandbox.
+
+    A job still running from the previous test would write into the fresh state: wait (bounded) for it first.
+    """
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and [k async for k in service.redis.scan_iter(match="arq:in-progress:*")
+                                           if not k.startswith(b"arq:in-progress:cron:")]:
+        await asyncio.sleep(0.05)
     await service.redis.flushdb()
     await service.sandbox.reset()
     await service.sandbox.seed()
