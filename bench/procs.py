@@ -247,13 +247,20 @@ def measured(cluster: Cluster, run: Any, attempts: int = 3) -> dict[str, Any]:
         busy = quiet()
         with CpuWatch(cluster) as watch:
             result: dict[str, Any] = run()
-        result.update(cpu=watch.as_dict(), machine_busy_before=busy, attempt=attempt,
-                      disturbed=watch.foreign_cores > DISTURBED_CORES)
-        if best is None or watch.foreign_cores < best["cpu"]["foreign_cores"]:
-            best = result
+        best = _keep_least_disturbed(best, result, watch, busy, attempt)
         if not result["disturbed"]:
             break
     assert best is not None
+    return best
+
+
+def _keep_least_disturbed(best: dict[str, Any] | None, result: dict[str, Any], watch: CpuWatch, busy: Any,
+                          attempt: int) -> dict[str, Any]:
+    """Annotate one attempt with the CPU others used meanwhile; keep whichever attempt was disturbed least."""
+    result.update(cpu=watch.as_dict(), machine_busy_before=busy, attempt=attempt,
+                  disturbed=watch.foreign_cores > DISTURBED_CORES)
+    if best is None or watch.foreign_cores < best["cpu"]["foreign_cores"]:
+        return result
     return best
 
 
@@ -263,10 +270,7 @@ async def measured_async(cluster: Cluster, run: Any, attempts: int = 3) -> dict[
         busy = await asyncio.to_thread(quiet)
         with CpuWatch(cluster) as watch:
             result: dict[str, Any] = await run()
-        result.update(cpu=watch.as_dict(), machine_busy_before=busy, attempt=attempt,
-                      disturbed=watch.foreign_cores > DISTURBED_CORES)
-        if best is None or watch.foreign_cores < best["cpu"]["foreign_cores"]:
-            best = result
+        best = _keep_least_disturbed(best, result, watch, busy, attempt)
         if not result["disturbed"]:
             break
     assert best is not None
