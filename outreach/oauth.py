@@ -73,7 +73,8 @@ async def _token_request(
     if status == 429:
         raise RateLimited(seconds(retry_after, default=60.0))
     if status >= 500:
-        raise OutreachUnavailable(f"Outreach token endpoint answered {status}", _seconds(retry_after, None))
+        hint = seconds(retry_after, 0.0) if retry_after else None
+        raise OutreachUnavailable(f"Outreach token endpoint answered {status}", hint)
     if status != 200:
         raise OAuthRefused(f"Outreach refused the grant ({status} {_oauth_error(body)})")
     try:
@@ -92,14 +93,9 @@ def _oauth_error(body: bytes) -> str:
     return error if isinstance(error, str) and error.isidentifier() else "error"
 
 
-def _seconds(value: str | None, default: float | None) -> float | None:
+def seconds(value: str | None, default: float) -> float:
+    """Parse a `Retry-After` header in seconds; `default` when absent or not a number."""
     try:
         return max(float(value), 0.0) if value is not None else default
     except ValueError:
         return default
-
-
-def seconds(value: str | None, default: float) -> float:
-    """Parse a `Retry-After` header in seconds."""
-    parsed = _seconds(value, default)
-    return default if parsed is None else parsed
