@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Mapping
 from typing import Any
-from urllib.parse import urljoin
 
 import aiohttp
 import orjson
@@ -20,10 +20,12 @@ from outreach.budget import RateBudget
 from outreach.errors import NotFound, OutreachRejected, OutreachUnavailable, RateLimited, ReconnectRequired
 from outreach.oauth import seconds
 from outreach.tokens import TokenManager
+from schemas.connection import TokenSet
 from schemas.outreach import ErrorDocument
 
 MEDIA_TYPE = "application/vnd.api+json"
 REQUEST_TIMEOUT_SECONDS = 15.0
+_TIMEOUT = aiohttp.ClientTimeout(total=REQUEST_TIMEOUT_SECONDS)
 
 Params = dict[str, str | int]
 
@@ -38,24 +40,28 @@ class OutreachClient:
         self.api_url = api_url.rstrip("/")
         self.budget = budget or RateBudget()
 
-    def for_rep(self, team_id: str, rep_email: str) -> RepSession:
-        return RepSession(self, team_id, rep_email)
+    def for_rep(self, team_id: str, rep_email: str, tokens: TokenSet | None = None) -> RepSession:
+        """`tokens`: the rep's stored tokens, when the caller has just read them (saves reading them again)."""
+        return RepSession(self, team_id, rep_email, tokens)
 
 
 class RepSession:
     """Requests on behalf of one rep, for one job or request (short-lived: tokens are refreshed 5 min ahead)."""
 
-    def __init__(self, client: OutreachClient, team_id: str, rep_email: str) -> None:
+    def __init__(self, client: OutreachClient, team_id: str, rep_email: str, tokens: TokenSet | None = None
+                 ) -> None:
         self._client = client
         self.team_id = team_id
         self.rep_email = rep_email
         self._rep_key = f"{team_id}\t{rep_email}"
         # The stored token is read and decrypted once per session, not once per request (docs/benchmarks.md).
         self._token: asyncio.Future[str] | None = None
+        self._known = tokens
 
     async def _access_token(self) -> str:
         if self._token is None:
-            self._token = asyncio.ensure_future(self._client.tokens.access_token(self.team_id, self.rep_email))
+            known, self._known = self._known, None  # used once: a failed read asks the store next time
+            self._token = asyncio.ensure_future(self._client.tokens.access_token(self.team_id, self.rep_email, known))
         try:
             return await asyncio.shield(self._token)
         except Exception:
@@ -99,28 +105,28 @@ class RepSession:
         return self._interpret(status, headers, payload)
 
     async def _send(self, method: str, path: str, params: Params | None, body: dict[str, Any] | None,
-                    token: str) -> tuple[int, dict[str, str], bytes]:
+                    token: str) -> tuple[int, Mapping[str, str], bytes]:
         budget = self._client.budget
         await budget.acquire(self._rep_key)
-        headers_seen: dict[str, str] | None = None
+        headers_seen: Mapping[str, str] | None = None
         try:
             async with self._client.session.request(
                 method,
-                urljoin(self._client.api_url + "/", path.lstrip("/")),
+                f"{self._client.api_url}/{path.lstrip('/')}",  # paths are ours; get_url checks links
                 params=params,
                 data=orjson.dumps(body) if body is not None else None,
                 headers={"Authorization": f"Bearer {token}", "Content-Type": MEDIA_TYPE, "Accept": MEDIA_TYPE},
-                timeout=aiohttp.ClientTimeout(total=REQUEST_TIMEOUT_SECONDS),
+                timeout=_TIMEOUT,
             ) as response:
                 payload = await response.read()
-                headers_seen = dict(response.headers)
+                headers_seen = response.headers  # case-insensitive, as HTTP header names are
                 return response.status, headers_seen, payload
         except (aiohttp.ClientError, TimeoutError) as error:
             raise OutreachUnavailable(f"Outreach unreachable ({type(error).__name__})") from None
         finally:
             budget.release(self._rep_key, headers_seen)
 
-    def _interpret(self, status: int, headers: dict[str, str], payload: bytes) -> dict[str, Any]:
+    def _interpret(self, status: int, headers: Mapping[str, str], payload: bytes) -> dict[str, Any]:
         if status == 429:
             retry_after = seconds(headers.get("Retry-After"), default=_until_reset(headers))
             self._client.budget.exhausted(self._rep_key, retry_after)
@@ -153,7 +159,7 @@ def _first_error(payload: bytes) -> tuple[str | None, str | None]:
     return error_id, pointer
 
 
-def _until_reset(headers: dict[str, str]) -> float:
+def _until_reset(headers: Mapping[str, str]) -> float:
     try:
         reset = float(headers.get("X-RateLimit-Reset", "0"))
     except ValueError:

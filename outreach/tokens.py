@@ -34,8 +34,9 @@ class TokenManager:
         self._session = session
         self._settings = settings
 
-    async def access_token(self, team_id: str, rep_email: str) -> str:
-        tokens = await self._stored(team_id, rep_email)
+    async def access_token(self, team_id: str, rep_email: str, known: TokenSet | None = None) -> str:
+        """A usable access token; `known` is the stored set when the caller has just read it."""
+        tokens = known if known is not None else await self._stored(team_id, rep_email)
         if tokens.expires_at - time.time() > REFRESH_AHEAD_SECONDS:
             return tokens.access_token
         return (await self.refresh(team_id, rep_email, stale=tokens.access_token)).access_token

@@ -46,6 +46,9 @@ class Services:
         redis = redis if redis is not None else connect(settings.redis_url)
         http = aiohttp.ClientSession(
             connector=aiohttp.TCPConnector(limit=OUTREACH_CONNECTIONS, ttl_dns_cache=300),
+            # One session serves every rep: a cookie Outreach sets for one must never ride along for another
+            # (and not parsing cookies saves CPU on every request).
+            cookie_jar=aiohttp.DummyCookieJar(),
             raise_for_status=False,
         )
         connections = ConnectionStore(redis, TokenCipher(settings.token_encryption_keys))

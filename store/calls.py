@@ -28,6 +28,7 @@ class JobStart:
     state: CallState
     status: ConnectionStatus
     outreach_user_id: int | None
+    sealed_tokens: bytes | None  # the rep's tokens as stored (encrypted): read here to save a round trip
 
 
 class CallLedger:
@@ -35,19 +36,20 @@ class CallLedger:
         self._redis = redis
 
     async def begin(self, team_id: str, call_id: str, rep_email: str, lock: Lock) -> JobStart:
-        """Take the call's lock and read its ledger entry, the rep's connection status and mapping: the lock
-        comes first in the pipeline, so what follows is read under it."""
+        """Take the call's lock and read its ledger entry, the rep's connection (status, sealed tokens) and
+        mapping: the lock comes first in the pipeline, so what follows is read under it."""
         async with self._redis.pipeline(transaction=False) as pipe:
             lock.acquire_in(pipe)
             pipe.hmget(keys.call_state(team_id, call_id), ["outreach_call_id", "done"])
-            pipe.hget(keys.connection(team_id, rep_email), "status")
+            pipe.hmget(keys.connection(team_id, rep_email), ["status", "tokens"])
             pipe.hget(keys.mapping(team_id), rep_email)
-            locked, (call_id_raw, done), status, mapped = await pipe.execute()
+            locked, (call_id_raw, done), (status, sealed), mapped = await pipe.execute()
         return JobStart(
             locked=bool(locked),
             state=CallState(outreach_call_id=int(call_id_raw) if call_id_raw else None, done=done == b"1"),
             status=ConnectionStatus(status.decode()) if status else ConnectionStatus.NOT_CONNECTED,
             outreach_user_id=int(mapped) if mapped else None,
+            sealed_tokens=sealed,
         )
 
     async def record_call(self, team_id: str, call_id: str, outreach_call_id: int) -> None:

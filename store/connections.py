@@ -30,7 +30,10 @@ class ConnectionStore:
             await pipe.execute()
 
     async def tokens(self, team_id: str, rep_email: str) -> TokenSet | None:
-        blob = await self._redis.hget(keys.connection(team_id, rep_email), "tokens")
+        return self.unseal(await self._redis.hget(keys.connection(team_id, rep_email), "tokens"))
+
+    def unseal(self, blob: bytes | None) -> TokenSet | None:
+        """Stored tokens, decrypted (None when absent or unreadable with the current keys)."""
         if blob is None:
             return None
         plain = self._cipher.decrypt(blob)

@@ -12,7 +12,6 @@ from collections.abc import AsyncIterator, Iterator
 import aiohttp
 import pytest
 import uvicorn
-from arq.worker import Worker, create_worker
 from cryptography.fernet import Fernet
 from redis.asyncio import Redis
 
@@ -25,6 +24,7 @@ from tests.support.nooks import EVENTS_SECRET
 from tests.support.notify import NOTIFY_SECRET, NotifyReceiver, start_receiver
 from tests.support.service import Service
 from workers.settings import WorkerSettings
+from workers.worker import Worker, create_worker
 
 API_TOKEN = "nooks-api-token-for-tests"
 OPS = ("ops", "ops-password-for-tests")
@@ -99,8 +99,7 @@ async def _serve(settings: Settings, port: int) -> tuple[uvicorn.Server, asyncio
 
 
 def make_worker(settings: Settings) -> Worker:
-    return create_worker(WorkerSettings,  # type: ignore[arg-type]
-                         redis_settings=WorkerSettings.redis_settings_for(settings.redis_url),
+    return create_worker(redis_settings=WorkerSettings.redis_settings_for(settings.redis_url),
                          ctx={"settings": settings}, handle_signals=False, poll_delay=0.02)
 
 

@@ -176,7 +176,8 @@ class CallLogger:
             raise Park(start.status.value)
         if start.outreach_user_id is None:
             raise Park("not_mapped")
-        return self.services.outreach.for_rep(self.call.team_id, self.call.rep_email), start.outreach_user_id
+        tokens = self.services.connections.unseal(start.sealed_tokens)
+        return self.services.outreach.for_rep(self.call.team_id, self.call.rep_email, tokens), start.outreach_user_id
 
     async def _resolve(self, rep: RepSession, user_id: int, *, known_call: bool) -> tuple[Links, bool, int | None]:
         """Read task, disposition and prospect just in time, concurrently where they do not depend.
