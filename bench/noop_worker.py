@@ -1,7 +1,9 @@
 """The arq baseline: a worker whose only function does nothing, with the service worker's own settings.
 
-`python -m bench.noop_worker` with REDIS_URL; BENCH_ARQ_STOCK=1 keeps arq's defaults (poll_delay 0.5 s,
-max_jobs 10, queue_read_limit = max_jobs) instead of the WORKER_* tuning that workers/settings.py reads.
+`python -m bench.noop_worker` with REDIS_URL and BENCH_ARQ_VARIANT: `tuned` (arq's own Worker with the WORKER_*
+tuning that workers/settings.py reads: the baseline), `claim` (the same with the service's Worker class, which
+claims jobs in one Lua call per poll: workers/worker.py) or `stock` (arq's defaults: poll_delay 0.5 s,
+max_jobs 10, queue_read_limit = max_jobs).
 Jobs are written exactly as store.queue writes ours (JSON, one id argument), on their own queue.
 """
 
@@ -13,11 +15,12 @@ import time
 from typing import Any, ClassVar
 
 from arq.connections import RedisSettings
-from arq.worker import run_worker
+from arq.worker import get_kwargs, run_worker
 from redis.asyncio import Redis
 
 from store.queue import deserialize, job_payload, serialize
 from workers.settings import WorkerSettings as Service
+from workers.worker import Worker
 
 QUEUE = "bench:noop:queue"
 
@@ -62,8 +65,13 @@ async def enqueue(redis: Redis, count: int, tag: str) -> None:
 
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    settings = StockSettings if os.environ.get("BENCH_ARQ_STOCK") == "1" else NoopSettings
-    run_worker(settings, redis_settings=RedisSettings.from_dsn(os.environ["REDIS_URL"]))  # type: ignore[arg-type]
+    variant = os.environ.get("BENCH_ARQ_VARIANT", "tuned")
+    redis_settings = RedisSettings.from_dsn(os.environ["REDIS_URL"])
+    if variant == "claim":
+        Worker(**get_kwargs(NoopSettings), redis_settings=redis_settings).run()  # type: ignore[arg-type]
+        return
+    settings = StockSettings if variant == "stock" else NoopSettings
+    run_worker(settings, redis_settings=redis_settings)  # type: ignore[arg-type]
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ from typing import Any
 
 import aiohttp
 import orjson
+import psutil
 
 from bench.events import Org, sign_headers
 from bench.noop_worker import QUEUE as NOOP_QUEUE
@@ -66,6 +67,11 @@ class ServiceBench:
         assert self.stack.sandbox_proc is not None
         return self.stack.sandbox_proc.cpu_seconds()
 
+    def redis_cpu(self) -> float:
+        assert self.cluster.redis is not None
+        times = psutil.Process(self.cluster.redis.process.pid).cpu_times()
+        return float(times.user + times.system)
+
     # --- 2. worker ------------------------------------------------------------------------------------
     async def measure_rounds(self) -> dict[str, Any]:
         await self.stack.faults(latency_ms=50)
@@ -96,13 +102,14 @@ class ServiceBench:
         await stack.reset_counters()
         await stack.clear_requests()
         cpu0 = {w.role: w.cpu_seconds() for w in stack.workers}
-        sandbox_cpu0 = self.sandbox_cpu()
+        sandbox_cpu0, redis_cpu0 = self.sandbox_cpu(), self.redis_cpu()
         started = time.monotonic()
         enqueue_s = await stack.enqueue(stack.batch(count, tag))
         ok, elapsed = await stack.wait_logged(count, timeout=timeout)
         elapsed = time.monotonic() - started
         cpu = sum(w.cpu_seconds() - cpu0[w.role] for w in stack.workers)
         sandbox_cpu = self.sandbox_cpu() - sandbox_cpu0
+        redis_cpu = self.redis_cpu() - redis_cpu0
         calls = await stack.calls()
         stats = await stack.stats()
         span = created_span(calls)
@@ -113,6 +120,7 @@ class ServiceBench:
                 "calls_per_s": round(rate, 1), "calls_per_s_per_process": round(rate / len(stack.workers), 1),
                 "cpu_ms_per_call": round(cpu * 1000 / max(logged, 1), 3),
                 "sandbox_cpu_ms_per_call": round(sandbox_cpu * 1000 / max(logged, 1), 3),
+                "redis_cpu_ms_per_call": round(redis_cpu * 1000 / max(logged, 1), 3),
                 "duplicates": len(calls) - len({c["attributes"]["vendorCallId"] for c in calls}),
                 "stats": stats}
 
@@ -126,9 +134,15 @@ class ServiceBench:
                      WorkerSettings.max_jobs / (self.rounds["rounds"] * latency / 1000))
             result["bound_calls_per_s"] = None if math.isinf(bound) else round(bound, 1)
             result["of_bound"] = None if math.isinf(bound) else round(result["calls_per_s"] / bound, 3)
+            # What the machine could serve at all, given the CPU every logged call costs the worker, the sandbox
+            # (standing in for Outreach, on the same cores) and Redis in this very run.
+            per_call = result["cpu_ms_per_call"] + result["sandbox_cpu_ms_per_call"] + result["redis_cpu_ms_per_call"]
+            result["machine_ceiling_calls_per_s"] = round(psutil.cpu_count() * 1000 / per_call, 1)
             out[str(latency)] = result
             self.log(f"  worker latency {latency:3d} ms: {result['calls_per_s']:6.1f} calls/s/process "
-                     f"(bound {result['bound_calls_per_s']}), {result['cpu_ms_per_call']:.2f} CPU ms/call, "
+                     f"(bound {result['bound_calls_per_s']}, machine ceiling {result['machine_ceiling_calls_per_s']}), "
+                     f"CPU ms/call: worker {result['cpu_ms_per_call']:.2f}, sandbox "
+                     f"{result['sandbox_cpu_ms_per_call']:.2f}, redis {result['redis_cpu_ms_per_call']:.2f}; "
                      f"{result['elapsed_s']} s, duplicates {result['duplicates']}")
         return out
 
@@ -138,8 +152,10 @@ class ServiceBench:
         assert self.stack.redis is not None
         redis = self.stack.redis
         self.cluster.phase = "arq-noop"
-        for variant, count in (("tuned", 2000 if self.quick else 6000), ("stock", 400 if self.quick else 1500)):
-            env = self.stack.env(BENCH_ARQ_STOCK="1" if variant == "stock" else "0")
+        variants = (("tuned", 2000 if self.quick else 6000), ("claim", 2000 if self.quick else 6000),
+                    ("stock", 400 if self.quick else 1500))
+        for variant, count in variants:
+            env = self.stack.env(BENCH_ARQ_VARIANT=variant)
             proc = self.cluster.start_worker(env, role="arq-noop", module="bench.noop_worker")
             try:
                 await asyncio.to_thread(quiet)

@@ -25,6 +25,7 @@ class _Window:
     reset_at: float = 0.0
     in_flight: int = 0
     limit: int | None = None
+    held_until: float = 0.0  # after a 429: Outreach's Retry-After, whatever the window says
 
 
 class RateBudget:
@@ -35,6 +36,12 @@ class RateBudget:
     async def acquire(self, rep: str) -> None:
         window = self._windows.setdefault(rep, _Window())
         while True:
+            held = window.held_until - time.time()
+            if held > 0:
+                if held > MAX_INLINE_WAIT_SECONDS:
+                    raise RateLimited(held)
+                await asyncio.sleep(held)
+                continue
             if window.remaining is not None and time.time() >= window.reset_at:
                 # A new window, as large as the last one Outreach announced (unknown if it never said).
                 window.remaining = window.limit
@@ -71,10 +78,13 @@ class RateBudget:
             pass  # a malformed header must not break the call
 
     def exhausted(self, rep: str, retry_after: float) -> None:
-        """A 429 reached us anyway: hold every request of this rep until Outreach's `Retry-After`."""
+        """A 429 reached us anyway: hold every request of this rep until Outreach's `Retry-After`.
+
+        Only that long: the hourly window's reset may be most of an hour away, and a 429 can come from a burst
+        or a token mint while the hour's budget is far from spent (the headers, applied as usual, say if it is).
+        """
         window = self._windows.setdefault(rep, _Window())
-        window.remaining = 0
-        window.reset_at = max(window.reset_at, time.time() + retry_after)
+        window.held_until = max(window.held_until, time.time() + retry_after)
 
     def snapshot(self, rep: str) -> tuple[int | None, float]:
         window = self._windows.get(rep, _Window())

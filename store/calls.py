@@ -18,6 +18,7 @@ CALL_STATE_TTL_SECONDS = 90 * 24 * 3600
 class CallState:
     outreach_call_id: int | None
     done: bool
+    first_attempt: bool  # no job ever began on this call_id before, so none can have written it to Outreach
 
 
 @dataclass(frozen=True)
@@ -36,17 +37,21 @@ class CallLedger:
         self._redis = redis
 
     async def begin(self, team_id: str, call_id: str, rep_email: str, lock: Lock) -> JobStart:
-        """Take the call's lock and read its ledger entry, the rep's connection (status, sealed tokens) and
-        mapping: the lock comes first in the pipeline, so what follows is read under it."""
+        """Take the call's lock, count the attempt and read the call's ledger entry, the rep's connection (status,
+        sealed tokens) and mapping: the lock comes first in the pipeline, so what follows is read under it."""
+        state_key = keys.call_state(team_id, call_id)
         async with self._redis.pipeline(transaction=False) as pipe:
             lock.acquire_in(pipe)
-            pipe.hmget(keys.call_state(team_id, call_id), ["outreach_call_id", "done"])
+            pipe.hmget(state_key, ["outreach_call_id", "done"])
+            pipe.hincrby(state_key, "attempts", 1)
+            pipe.expire(state_key, CALL_STATE_TTL_SECONDS)
             pipe.hmget(keys.connection(team_id, rep_email), ["status", "tokens"])
             pipe.hget(keys.mapping(team_id), rep_email)
-            locked, (call_id_raw, done), (status, sealed), mapped = await pipe.execute()
+            locked, (call_id_raw, done), attempts, _, (status, sealed), mapped = await pipe.execute()
         return JobStart(
             locked=bool(locked),
-            state=CallState(outreach_call_id=int(call_id_raw) if call_id_raw else None, done=done == b"1"),
+            state=CallState(outreach_call_id=int(call_id_raw) if call_id_raw else None, done=done == b"1",
+                            first_attempt=attempts == 1),
             status=ConnectionStatus(status.decode()) if status else ConnectionStatus.NOT_CONNECTED,
             outreach_user_id=int(mapped) if mapped else None,
             sealed_tokens=sealed,

@@ -70,7 +70,7 @@ async def log_call(ctx: dict[str, Any], event_id: str) -> dict[str, Any]:
     call = event.data
     try:
         async with asyncio.timeout(JOB_BUDGET):
-            return await CallLogger(services, event_id, call).run()
+            return await CallLogger(services, event_id, call, attempt).run()
     except (Park, ReconnectRequired, NotConnected) as blocked:
         reason = _park_reason(blocked)
         await services.parking.park(call.team_id, call.rep_email, event_id, reason)
@@ -138,10 +138,11 @@ def _now() -> int:
 
 
 class CallLogger:
-    def __init__(self, services: Services, event_id: str, call: CallData) -> None:
+    def __init__(self, services: Services, event_id: str, call: CallData, attempt: int = 1) -> None:
         self.services = services
         self.event_id = event_id
         self.call = call
+        self.attempt = attempt
         self.flags: list[str] = []
 
     async def run(self) -> dict[str, Any]:
@@ -156,8 +157,12 @@ class CallLogger:
                 return await self._duplicate()
             rep, user_id = self._rep(start)
             outreach_call_id = start.state.outreach_call_id
-            links, task_open, existing = await self._resolve(rep, user_id,
-                                                             known_call=outreach_call_id is not None)
+            # Only an earlier attempt can have written this call to Outreach without the ledger knowing (it died
+            # between the POST and `record_call`): look for such a call then, and only then. Both counts must say
+            # "first": the ledger's (any job for this call_id) and arq's (this job, e.g. across a deploy).
+            first = start.state.first_attempt and self.attempt == 1
+            links, task_open, existing = await self._resolve(
+                rep, user_id, look_for_written=outreach_call_id is None and not first)
             if outreach_call_id is None:
                 outreach_call_id = await self._write_call(rep, links, existing)
             if task_open and links.task_id is not None and call.should_complete_task:
@@ -179,13 +184,15 @@ class CallLogger:
         tokens = self.services.connections.unseal(start.sealed_tokens)
         return self.services.outreach.for_rep(self.call.team_id, self.call.rep_email, tokens), start.outreach_user_id
 
-    async def _resolve(self, rep: RepSession, user_id: int, *, known_call: bool) -> tuple[Links, bool, int | None]:
+    async def _resolve(self, rep: RepSession, user_id: int, *, look_for_written: bool
+                       ) -> tuple[Links, bool, int | None]:
         """Read task, disposition and prospect just in time, concurrently where they do not depend.
 
-        Also returns a call already written for this call_id (an earlier attempt that crashed after the POST).
+        With `look_for_written`, also returns a call already written for this call_id (an earlier attempt that
+        crashed after the POST), found by its vendorCallId.
         """
         call = self.call
-        search = call.prospect_id is not None and not known_call
+        search = call.prospect_id is not None and look_for_written
         task, disposition_id, existing = await _first_error(
             self._task(rep), self._disposition(rep), self._existing_call(rep, call.prospect_id if search else None),
         )
@@ -199,7 +206,7 @@ class CallLogger:
             prospect_id = await api.prospect_id_by_number(rep, e164(number)) if number else None
         if prospect_id is None:
             raise ProspectNotFound
-        if not search and not known_call:
+        if look_for_written and not search:
             existing = await self._existing_call(rep, prospect_id)
         links = Links(
             prospect_id=prospect_id,

@@ -54,3 +54,24 @@ async def test_a_429_holds_the_rep_until_retry_after_and_bad_headers_are_ignored
     await fresh.acquire("rep")
     fresh.release("rep", {"X-RateLimit-Remaining": "lots", "X-RateLimit-Reset": "soon"})
     await fresh.acquire("rep")
+
+
+async def test_a_429_holds_the_rep_for_retry_after_not_until_the_hourly_reset() -> None:
+    budget = RateBudget()
+    await budget.acquire("rep")
+    budget.release("rep", {"X-RateLimit-Limit": "10000", "X-RateLimit-Remaining": "9000",
+                           "X-RateLimit-Reset": str(int(time.time()) + 3000)})
+    budget.exhausted("rep", 0.3)
+    started = time.monotonic()
+    await budget.acquire("rep")  # waits out the 0.3 s inline, then the budget (9,000 left) lets it through
+    assert 0.2 <= time.monotonic() - started < 2
+
+
+async def test_a_429_with_the_hour_spent_still_waits_for_the_reset() -> None:
+    budget = RateBudget()
+    await budget.acquire("rep")
+    budget.release("rep", {"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": str(int(time.time()) + 600)})
+    budget.exhausted("rep", 1)
+    with pytest.raises(RateLimited) as info:
+        await budget.acquire("rep")
+    assert info.value.retry_after > 500

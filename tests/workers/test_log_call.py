@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
+from store import keys
 from tests.support.nooks import call_event
 from tests.support.service import Service, eventually
 
@@ -156,6 +157,29 @@ async def test_crash_between_post_and_bookkeeping_gives_one_call(svc: Service) -
     await svc.post_event(call_event("call_lost_answer"))
     await eventually(lambda: _stat(svc, "calls_recovered"), timeout=15)
     await _logged(svc, "call_lost_answer")
+    assert await eventually(lambda: _is_complete(svc, 1122))
+
+
+async def test_a_first_attempt_does_not_look_for_a_written_call(svc: Service) -> None:
+    """Nothing can have written a call no job began on: no listing of the prospect's calls before the POST."""
+    await svc.connect()
+    await svc.sandbox.clear_requests()
+    await svc.post_event(call_event("call_first_try"))
+    await _logged(svc, "call_first_try")
+    assert await eventually(lambda: _is_complete(svc, 1122))
+    calls = [r["method"] for r in await svc.sandbox.requests() if r["path"] == "/api/v2/calls"]
+    assert calls == ["POST"]  # no GET: the prospect's calls were not listed
+
+
+async def test_a_call_written_by_an_attempt_that_died_is_adopted(svc: Service) -> None:
+    """A worker began this call_id, had Outreach create the call and died before recording it: the next job finds
+    the call by vendorCallId instead of writing a second one."""
+    await svc.connect()
+    await svc.redis.hset(keys.call_state("team_acme", "call_died"), "attempts", 1)
+    await svc.sandbox.create("call", {"vendorCallId": "call_died", "direction": "outbound"}, {"prospect": 3456})
+    await svc.post_event(call_event("call_died"))
+    await eventually(lambda: _stat(svc, "calls_recovered"), timeout=15)
+    await _logged(svc, "call_died")
     assert await eventually(lambda: _is_complete(svc, 1122))
 
 
