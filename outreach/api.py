@@ -7,7 +7,7 @@ from typing import Any
 
 from outreach.client import Params, RepSession
 from outreach.errors import NotFound
-from schemas.outreach import Collection, Resource, Single
+from schemas.outreach import Collection, Created, Resource, Single
 
 PAGE_SIZE = 100
 MAX_PAGES = 50  # a safety stop: no lookup here should need more
@@ -69,7 +69,7 @@ async def create_call(rep: RepSession, attributes: dict[str, Any],
     document = await rep.post("/calls", body={
         "data": {"type": "call", "attributes": attributes, "relationships": relationships},
     })
-    return Single.model_validate(document).data.id
+    return Created.model_validate(document).data.id
 
 
 async def mark_task_complete(rep: RepSession, task_id: int, completion_note: str | None = None) -> None:

@@ -63,6 +63,20 @@ class Single(BaseModel):
     included: list[Resource] = Field(default_factory=list)
 
 
+class CreatedId(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    id: int
+
+
+class Created(BaseModel):
+    """The answer to a POST, read only for the new record's id (cheaper than a whole `Single`)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    data: CreatedId
+
+
 class ErrorItem(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
