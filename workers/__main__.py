@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import os
 
 from schemas.settings import load_settings
 from workers.settings import WorkerSettings
+from workers.tuning import GC_GEN0_THRESHOLD
 from workers.worker import create_worker
 
 
@@ -25,8 +27,12 @@ def main() -> None:
         import uvloop
 
         asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
-    create_worker(redis_settings=WorkerSettings.redis_settings_for(settings.redis_url),
-                  ctx={"settings": settings}).run()
+    worker = create_worker(redis_settings=WorkerSettings.redis_settings_for(settings.redis_url),
+                           ctx={"settings": settings})
+    _, gen1, gen2 = gc.get_threshold()
+    gc.set_threshold(GC_GEN0_THRESHOLD, gen1, gen2)
+    gc.freeze()  # what exists by now (modules, settings) lives as long as the process: no GC pass need scan it
+    worker.run()
 
 
 if __name__ == "__main__":
