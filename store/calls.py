@@ -1,4 +1,9 @@
-"""The exactly-once record of each Nooks call: call_id → Outreach call id, and whether all is done."""
+"""The exactly-once record of each Nooks call: call_id → Outreach call id, and whether all is done.
+
+A `log_call` job touches Redis three times: `begin` and `complete` are one Lua script each (the issue's "Lua for
+multi-step Redis writes": one command to pack and one reply to parse, instead of a pipeline of six or seven),
+and `record_call` is a single HSET.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +17,28 @@ from store.locks import Lock
 
 # Kept long enough to outlive any redelivery of the same call by Nooks.
 CALL_STATE_TTL_SECONDS = 90 * 24 * 3600
+
+# Take the call's lock, count the attempt, then read (under the lock) the call's ledger entry, the rep's connection
+# (status, sealed tokens) and mapping. KEYS: lock, call state, connection, mapping.
+# ARGV: lock token, lock ttl (ms), state ttl (s), rep email.
+_BEGIN = """
+local locked = redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) and 1 or 0
+local state = redis.call('HMGET', KEYS[2], 'outreach_call_id', 'done')
+local attempts = redis.call('HINCRBY', KEYS[2], 'attempts', 1)
+redis.call('EXPIRE', KEYS[2], ARGV[3])
+local connection = redis.call('HMGET', KEYS[3], 'status', 'tokens')
+return {locked, state[1], state[2], attempts, connection[1], connection[2], redis.call('HGET', KEYS[4], ARGV[4])}
+"""
+
+# Mark the call done, drop its event (it is in Outreach now), count it, and release the lock if still ours
+# (after `done`, so the next holder sees it). KEYS: call state, event, stats, lock. ARGV: lock token.
+_COMPLETE = """
+redis.call('HSET', KEYS[1], 'done', '1')
+redis.call('DEL', KEYS[2])
+redis.call('HINCRBY', KEYS[3], 'calls_logged', 1)
+if redis.call('GET', KEYS[4]) == ARGV[1] then redis.call('DEL', KEYS[4]) end
+return 1
+"""
 
 
 @dataclass(frozen=True)
@@ -35,21 +62,19 @@ class JobStart:
 class CallLedger:
     def __init__(self, redis: Redis) -> None:
         self._redis = redis
+        self._begin = redis.register_script(_BEGIN)
+        self._complete = redis.register_script(_COMPLETE)
 
     async def begin(self, team_id: str, call_id: str, rep_email: str, lock: Lock) -> JobStart:
-        """Take the call's lock, count the attempt and read the call's ledger entry, the rep's connection (status,
-        sealed tokens) and mapping: the lock comes first in the pipeline, so what follows is read under it."""
-        state_key = keys.call_state(team_id, call_id)
-        async with self._redis.pipeline(transaction=False) as pipe:
-            lock.acquire_in(pipe)
-            pipe.hmget(state_key, ["outreach_call_id", "done"])
-            pipe.hincrby(state_key, "attempts", 1)
-            pipe.expire(state_key, CALL_STATE_TTL_SECONDS)
-            pipe.hmget(keys.connection(team_id, rep_email), ["status", "tokens"])
-            pipe.hget(keys.mapping(team_id), rep_email)
-            locked, (call_id_raw, done), attempts, _, (status, sealed), mapped = await pipe.execute()
+        """Take the call's lock, count the attempt and read what the job needs: one round trip."""
+        reply = await self._begin(
+            keys=[lock.key, keys.call_state(team_id, call_id), keys.connection(team_id, rep_email),
+                  keys.mapping(team_id)],
+            args=[lock.token, lock.ttl_ms, CALL_STATE_TTL_SECONDS, rep_email],
+        )
+        locked, call_id_raw, done, attempts, status, sealed, mapped = reply  # Lua's false arrives as None
         return JobStart(
-            locked=bool(locked),
+            locked=locked == 1,
             state=CallState(outreach_call_id=int(call_id_raw) if call_id_raw else None, done=done == b"1",
                             first_attempt=attempts == 1),
             status=ConnectionStatus(status.decode()) if status else ConnectionStatus.NOT_CONNECTED,
@@ -58,18 +83,12 @@ class CallLedger:
         )
 
     async def record_call(self, team_id: str, call_id: str, outreach_call_id: int) -> None:
-        key = keys.call_state(team_id, call_id)
-        async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.hset(key, "outreach_call_id", str(outreach_call_id))
-            pipe.expire(key, CALL_STATE_TTL_SECONDS)
-            await pipe.execute()
+        # `begin` already gave the entry its expiry.
+        await self._redis.hset(keys.call_state(team_id, call_id), "outreach_call_id", str(outreach_call_id))
 
     async def complete(self, team_id: str, call_id: str, event_id: str, lock: Lock) -> None:
-        """Mark the call done, drop its event (it is in Outreach now), count it and release the call's lock
-        (after `done`, so the next holder sees it): one round trip."""
-        async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.hset(keys.call_state(team_id, call_id), "done", "1")
-            pipe.delete(keys.event(event_id))
-            pipe.hincrby(keys.STATS, "calls_logged", 1)
-            lock.release_in(pipe)
-            await pipe.execute()
+        """Mark the call done, drop its event, count it and release the call's lock: one round trip."""
+        await self._complete(
+            keys=[keys.call_state(team_id, call_id), keys.event(event_id), keys.STATS, lock.key],
+            args=[lock.token],
+        )

@@ -5,7 +5,6 @@ from __future__ import annotations
 import secrets
 
 from redis.asyncio import Redis
-from redis.asyncio.client import Pipeline
 
 _RELEASE = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
@@ -26,9 +25,11 @@ class Lock:
     async def release(self) -> None:
         await self._redis.eval(_RELEASE, 1, self.key, self._token)
 
-    # The same two steps queued on a caller's pipeline, to share its round trip.
-    def acquire_in(self, pipe: Pipeline) -> None:
-        pipe.set(self.key, self._token, nx=True, px=self._ttl_ms)
+    # For scripts that take or release the lock as one step of their own (store/calls.py).
+    @property
+    def token(self) -> str:
+        return self._token
 
-    def release_in(self, pipe: Pipeline) -> None:
-        pipe.eval(_RELEASE, 1, self.key, self._token)
+    @property
+    def ttl_ms(self) -> int:
+        return self._ttl_ms
