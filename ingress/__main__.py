@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 
@@ -15,8 +16,12 @@ def main() -> None:
     settings = load_settings()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     port = int(os.environ.get("PORT", "8000"))
+    app = create_app(settings)
+    # Everything loaded by now (modules, the app) lives as long as the process: keep it out of every GC pass, so a
+    # full collection under load scans only what requests left behind (15 ms → ~0 ms for an idle process).
+    gc.freeze()
     # Access logs stay off: URLs carry rep emails and OAuth codes, and they would add nothing per event.
-    uvicorn.run(create_app(settings), host=os.environ.get("HOST", "0.0.0.0"), port=port,  # noqa: S104
+    uvicorn.run(app, host=os.environ.get("HOST", "0.0.0.0"), port=port,  # noqa: S104
                 access_log=False, proxy_headers=True, server_header=False, log_level="info")
 
 
