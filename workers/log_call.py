@@ -18,7 +18,7 @@ from arq import Retry
 from pydantic import ValidationError
 
 from outreach import api
-from outreach.client import RepSession
+from outreach.client import Params, RepSession
 from outreach.errors import (
     NotConnected,
     OutreachRejected,
@@ -41,6 +41,9 @@ from workers.tuning import JOB_BUDGET, JOB_TIMEOUT
 log = logging.getLogger("workers.log_call")
 
 MAX_ATTEMPTS = 12  # about an hour of backoff before an operator is asked to look
+# Of the task, only what the call needs (sparse fieldset: attributes and relationships alike, as call_tasks.py
+# reads them): less of Outreach's data crosses into the job, and less JSON to parse.
+TASK_FIELDS: Params = {"fields[task]": "state,prospect,sequence,sequenceState,sequenceStep"}
 CALL_LOCK_MS = int(JOB_TIMEOUT * 1000)  # no job outlives arq's timeout, so neither does its lock
 
 
@@ -228,7 +231,10 @@ class CallLogger:
     async def _task(self, rep: RepSession) -> Any:
         if self.call.task_id is None:
             return None
-        task = await api.get_one(rep, "tasks", self.call.task_id)
+        task = await api.get_one(rep, "tasks", self.call.task_id, params=TASK_FIELDS)
+        if task is not None and "prospect" not in task.relationships:
+            # Sparse relationships are not confirmed for Outreach: if they did not come back, read it whole.
+            task = await api.get_one(rep, "tasks", self.call.task_id)
         if task is None:
             self.flags.append("task_not_found")
         return task
