@@ -116,6 +116,10 @@ async def service(settings: Settings, web_port: int, outreach: RunningSandbox) -
     worker_task.cancel()
     with contextlib.suppress(asyncio.CancelledError, Exception):
         await worker_task
+    # Jobs still running (a cron, a sync) were cancelled with the worker; arq's close() would gather them again
+    # and re-raise their CancelledError into the last test's teardown.
+    await asyncio.gather(*worker.tasks.values(), return_exceptions=True)
+    worker.tasks.clear()
     await worker.close()
     server.should_exit = True
     await server_task

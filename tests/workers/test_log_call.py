@@ -33,6 +33,8 @@ async def test_connected_rep_call_is_logged_with_everything(svc: Service) -> Non
     assert rel["prospect"] == 3456 and rel["user"] == 1 and rel["callDisposition"] == 1 and rel["task"] == 1122
     assert rel["sequence"] == 41 and rel["sequenceStep"] == 202 and rel["sequenceState"] is not None
     assert await eventually(lambda: _is_complete(svc, 1122))
+    assert not await svc.redis.exists(keys.event(event["id"]))  # logged: the event is dropped
+    assert not await svc.redis.exists(keys.ARQ_RESULT + event["id"])  # and arq keeps no result of it
 
 
 async def _is_complete(svc: Service, task_id: int) -> bool:
