@@ -15,12 +15,12 @@ import time
 from typing import Any, ClassVar
 
 from arq.connections import RedisSettings
-from arq.worker import get_kwargs, run_worker
+from arq.worker import run_worker
 from redis.asyncio import Redis
 
 from store.queue import deserialize, job_payload, serialize
 from workers.settings import WorkerSettings as Service
-from workers.worker import Worker
+from workers.worker import create_worker
 
 QUEUE = "bench:noop:queue"
 
@@ -68,7 +68,7 @@ def main() -> None:
     variant = os.environ.get("BENCH_ARQ_VARIANT", "tuned")
     redis_settings = RedisSettings.from_dsn(os.environ["REDIS_URL"])
     if variant == "claim":
-        Worker(**get_kwargs(NoopSettings), redis_settings=redis_settings).run()  # type: ignore[arg-type]
+        create_worker(NoopSettings, redis_settings=redis_settings).run()
         return
     settings = StockSettings if variant == "stock" else NoopSettings
     run_worker(settings, redis_settings=redis_settings)  # type: ignore[arg-type]

@@ -42,6 +42,12 @@ def log_dir() -> Path:
 _SERIAL = iter(range(1_000_000))
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU a process has used so far."""
+    times = psutil.Process(pid).cpu_times()
+    return float(times.user + times.system)
+
+
 @dataclass
 class Proc:
     role: str
@@ -58,8 +64,7 @@ class Proc:
         return psutil.Process(self.popen.pid)
 
     def cpu_seconds(self) -> float:
-        times = self.ps.cpu_times()
-        return float(times.user + times.system)
+        return cpu_seconds(self.pid)
 
     def log_text(self) -> str:
         try:
@@ -208,8 +213,7 @@ class CpuWatch:
             pids.append(("redis", self.cluster.redis.process.pid))
         for role, pid in pids:
             with contextlib.suppress(psutil.Error):
-                t = psutil.Process(pid).cpu_times()
-                roles[role] = roles.get(role, 0.0) + t.user + t.system
+                roles[role] = roles.get(role, 0.0) + cpu_seconds(pid)
         children = resource.getrusage(resource.RUSAGE_CHILDREN)
         me = resource.getrusage(resource.RUSAGE_SELF)
         roles["loadgen"] = children.ru_utime + children.ru_stime

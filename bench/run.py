@@ -70,8 +70,9 @@ def checks(results: dict[str, Any]) -> list[dict[str, Any]]:
         ceiling = w100.get("machine_ceiling_calls_per_s")
         if ceiling:
             row("worker at 100 ms: what this machine can serve at all", f"{ceiling:.0f} calls/s",
-                f"2 cores / (worker {w100['cpu_ms_per_call']:.2f} + sandbox {w100['sandbox_cpu_ms_per_call']:.2f} "
-                f"+ redis {w100['redis_cpu_ms_per_call']:.2f} CPU ms per call)", "-", None)
+                f"{results['machine']['nproc']} cores / (worker {w100['cpu_ms_per_call']:.2f} + sandbox "
+                f"{w100['sandbox_cpu_ms_per_call']:.2f} + redis {w100['redis_cpu_ms_per_call']:.2f} CPU ms per call)",
+                "-", None)
         tuned = noop.get("tuned", {}).get("jobs_per_s")
         if tuned:
             bar = max(0.8 * w100["bound_calls_per_s"], 300) / REFERENCE_ARQ_NOOP_PER_S

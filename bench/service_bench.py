@@ -18,7 +18,7 @@ import psutil
 from bench.events import Org, sign_headers
 from bench.noop_worker import QUEUE as NOOP_QUEUE
 from bench.noop_worker import enqueue as enqueue_noop
-from bench.procs import Cluster, measured_async, quiet
+from bench.procs import Cluster, cpu_seconds, measured_async, quiet
 from bench.stack import Stack, created_span, iso_ts, sequential_rounds
 from workers.settings import WorkerSettings
 
@@ -69,8 +69,7 @@ class ServiceBench:
 
     def redis_cpu(self) -> float:
         assert self.cluster.redis is not None
-        times = psutil.Process(self.cluster.redis.process.pid).cpu_times()
-        return float(times.user + times.system)
+        return cpu_seconds(self.cluster.redis.process.pid)
 
     # --- 2. worker ------------------------------------------------------------------------------------
     async def measure_rounds(self) -> dict[str, Any]:

@@ -1,8 +1,7 @@
 """The exactly-once record of each Nooks call: call_id → Outreach call id, and whether all is done.
 
-A `log_call` job touches Redis three times: `begin` and `complete` are one Lua script each (the issue's "Lua for
-multi-step Redis writes": one command to pack and one reply to parse, instead of a pipeline of six or seven),
-and `record_call` is a single HSET.
+A `log_call` job touches Redis three times: `begin` and `complete` are one Lua script each (one command to pack
+and one reply to parse, instead of a pipeline of six or seven: docs/tuning.md), and `record_call` is a single HSET.
 """
 
 from __future__ import annotations

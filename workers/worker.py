@@ -69,6 +69,6 @@ class Worker(ArqWorker):
         return [(reply[i].decode(), int(float(reply[i + 1]))) for i in range(0, len(reply), 2)]
 
 
-def create_worker(**overrides: Any) -> Worker:
-    """The service's worker: WorkerSettings plus per-process values (Redis address, ctx)."""
-    return Worker(**{**get_kwargs(WorkerSettings), **overrides})  # type: ignore[arg-type]
+def create_worker(settings: type = WorkerSettings, **overrides: Any) -> Worker:
+    """A worker described by a settings class (the service's unless told), plus per-process values (Redis, ctx)."""
+    return Worker(**{**get_kwargs(settings), **overrides})
