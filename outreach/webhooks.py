@@ -36,8 +36,13 @@ SYNC_LOCK_MS = 60_000
 SCOPE = "webhooks.all"
 
 
-async def list_webhooks(rep: RepSession) -> list[Resource]:
-    return [hook async for hook in api.iterate(rep, "webhooks", {})]
+async def rep_webhooks(rep: RepSession, target_url: str, ids: set[str], user_id: int | None) -> list[Resource]:
+    """The org's webhooks to our URL that concern this rep: the ones we stored for it (`ids`) and any its user
+    authorized. Filtered page by page: the org lists every rep's webhooks (5 per rep), and keeping all of them for
+    each of 500 reps syncing at once held ~70 MB in the worker (docs/tuning.md)."""
+    return [hook async for hook in api.iterate(rep, "webhooks", {})
+            if hook.attributes.get("url") == target_url
+            and (str(hook.id) in ids or (user_id is not None and hook.related_id("authorizer") == user_id))]
 
 
 async def create_webhook(rep: RepSession, url: str, resource: str, secret: str, action: str = "*") -> Resource:
@@ -98,7 +103,8 @@ class SubscriptionManager:
         report = SyncReport()
         stored = await self._store.for_rep(team_id, rep_email)
         stored_ids = await self._store.webhook_ids(team_id, rep_email)
-        ours = [hook for hook in await list_webhooks(rep) if hook.attributes.get("url") == self.target_url]
+        user_id = await self._users.mapped_user_id(team_id, rep_email)
+        ours = await rep_webhooks(rep, self.target_url, set(stored_ids.values()), user_id)
         remote = {str(hook.id): hook for hook in ours}
         for resource in SUBSCRIBED_RESOURCES:
             sub = stored.get(resource)
@@ -116,7 +122,8 @@ class SubscriptionManager:
             else:
                 report.created.append(resource)
             await self._create(rep, resource)
-        await self._delete_orphans(rep, ours, report)
+        if user_id is not None:
+            await self._delete_orphans(rep, user_id, ours, report)
         return report
 
     async def _create(self, rep: RepSession, resource: str) -> Subscription:
@@ -129,10 +136,8 @@ class SubscriptionManager:
                  resource, hook.id)
         return sub
 
-    async def _delete_orphans(self, rep: RepSession, ours: list[Resource], report: SyncReport) -> None:
-        user_id = await self._users.mapped_user_id(rep.team_id, rep.rep_email)
-        if user_id is None:
-            return
+    async def _delete_orphans(self, rep: RepSession, user_id: int, ours: list[Resource], report: SyncReport
+                              ) -> None:
         known = set((await self._store.webhook_ids(rep.team_id, rep.rep_email)).values())
         for hook in ours:
             webhook_id = str(hook.id)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from outreach.webhooks import rep_webhooks
 from store import keys
 from tests.support.outreach_hooks import (
     REP,
@@ -65,6 +66,26 @@ async def test_two_reps_of_a_team_each_keep_their_own(svc: Service) -> None:
         await repair_subscriptions(ctx)
     assert len(_ours(svc, await sandbox_webhooks(svc))) == 10
     assert len(await our_subscriptions(svc)) == 5 and len(await our_subscriptions(svc, TEAM, "ben@acme.com")) == 5
+
+
+async def test_a_sync_keeps_only_its_own_reps_webhooks(svc: Service) -> None:
+    """The org lists every rep's webhooks; a sync holds on to this rep's only (memory with 500 reps syncing)."""
+    ana = await connect_with_webhooks(svc)
+    await connect_with_webhooks(svc, TEAM, "ben@acme.com")
+    orphan = await svc.sandbox.create("webhook", {"url": svc.settings.webhook_target_url, "resource": "task",
+                                                  "action": "*", "secret": "lost"},
+                                      {"authorizer": 1, "creator": 1, "updater": 1})
+    assert len(_ours(svc, await sandbox_webhooks(svc))) == 11
+    async with services_for(svc) as ctx:
+        services = ctx["services"]
+        rep = services.outreach.for_rep(TEAM, REP)
+        user_id = await services.users.mapped_user_id(TEAM, REP)
+        assert user_id == 1
+        ids = {sub.webhook_id for sub in ana.values()}
+        kept = await rep_webhooks(rep, svc.settings.webhook_target_url, ids, user_id)
+        assert {str(h.id) for h in kept} == ids | {str(orphan["id"])}  # ben's five are not kept
+        unmapped = await rep_webhooks(rep, svc.settings.webhook_target_url, ids, None)
+        assert {str(h.id) for h in unmapped} == ids
 
 
 async def test_disconnect_deletes_them_in_outreach_and_here(svc: Service) -> None:
