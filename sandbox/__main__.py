@@ -19,7 +19,8 @@ def main() -> None:
     parser.add_argument("--client-secret", default=DEFAULT_CLIENT_SECRET)
     parser.add_argument("--log-level", default="info")
     args = parser.parse_args()
-    app = create_app(seed_demo=args.seed == "demo", client_id=args.client_id, client_secret=args.client_secret)
+    app = create_app(seed_demo=args.seed == "demo", client_id=args.client_id, client_secret=args.client_secret,
+                     freeze_gc=True)
     uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
 
 

@@ -34,8 +34,9 @@ def create_app(
     client_id: str = DEFAULT_CLIENT_ID,
     client_secret: str = DEFAULT_CLIENT_SECRET,
     knobs: dict[str, Any] | None = None,
+    freeze_gc: bool = False,
 ) -> SandboxApp:
-    sandbox = Sandbox(client_id, client_secret)
+    sandbox = Sandbox(client_id, client_secret, freeze_gc)
     if seed_demo:
         seed.seed_demo(sandbox.store)
     if knobs:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from typing import Any
 
 import orjson
@@ -80,6 +81,8 @@ async def reset(request: Request) -> Response:
 
 async def seed_org(request: Request) -> Response:
     sb, body = core.of(request), await _body(request)
+    if sb.freeze_gc:
+        gc.unfreeze()  # the previous seed's records may now be collected
     sb.store.clear()
     if body.get("demo", True):
         seed.seed_demo(sb.store)
@@ -88,6 +91,11 @@ async def seed_org(request: Request) -> Response:
             seed.seed_bench(sb.store, int(body["reps"]), int(body.get("prospects_per_rep", 10)))
         except ValueError as exc:
             raise ControlError(400, str(exc)) from None
+    if sb.freeze_gc:
+        # A seeded org is tens of thousands of long-lived records; every full GC pass walked them all and stalled
+        # every request in flight by 60-100 ms: "100 ms of Outreach latency" became up to 200 (docs/tuning.md).
+        gc.collect()
+        gc.freeze()
     return JSONResponse({"ok": True, "records": {t: len(r) for t, r in sb.store.records.items()}})
 
 

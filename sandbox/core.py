@@ -20,7 +20,11 @@ ORG_ID = "5b0a3c1e-7f42-4d8e-9a6b-2c1d0e9f8a71"
 
 
 class Sandbox:
-    def __init__(self, client_id: str = DEFAULT_CLIENT_ID, client_secret: str = DEFAULT_CLIENT_SECRET) -> None:
+    def __init__(self, client_id: str = DEFAULT_CLIENT_ID, client_secret: str = DEFAULT_CLIENT_SECRET,
+                 freeze_gc: bool = False) -> None:
+        # Only in a process of its own (`python -m sandbox`): seeding then moves the org out of the GC's way
+        # (gc.freeze is process-wide, so not inside a test process).
+        self.freeze_gc = freeze_gc
         self.knobs = Knobs()
         self.store = Store()
         self.tokens = Tokens(self.knobs, {client_id: client_secret})

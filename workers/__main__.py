@@ -8,6 +8,7 @@ import logging
 import os
 
 from schemas.settings import load_settings
+from workers.logs import quiet_call_job_lines
 from workers.settings import WorkerSettings
 from workers.tuning import GC_GEN0_THRESHOLD
 from workers.worker import create_worker
@@ -22,6 +23,7 @@ def main() -> None:
     logging.logThreads = False
     logging.logProcesses = False
     logging.logMultiprocessing = False
+    quiet_call_job_lines()
     if os.environ.get("WORKER_UVLOOP", "1") != "0":
         # The loop uvicorn already gives the web process; arq would otherwise run on asyncio's own (docs/tuning.md).
         import uvloop

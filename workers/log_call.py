@@ -62,8 +62,11 @@ class CallBusy(Exception):
 async def log_call(ctx: dict[str, Any], event_id: str) -> dict[str, Any]:
     services: Services = ctx["services"]
     attempt = int(ctx.get("job_try") or 1)
+    enqueued = ctx.get("enqueue_time")
+    queued_s = max(time.time() - enqueued.timestamp(), 0.0) if enqueued else 0.0
     body = await services.queue.event_body(event_id)
     if body is None:
+        log.info("gone event=%s (already logged, or removed by an operator)", event_id)
         return {"status": "gone", "event_id": event_id}
     try:
         event = CallCompletedEvent.model_validate_json(body)
@@ -73,7 +76,7 @@ async def log_call(ctx: dict[str, Any], event_id: str) -> dict[str, Any]:
     call = event.data
     try:
         async with asyncio.timeout(JOB_BUDGET):
-            return await CallLogger(services, event_id, call, attempt).run()
+            return await CallLogger(services, event_id, call, attempt, queued_s).run()
     except (Park, ReconnectRequired, NotConnected) as blocked:
         reason = _park_reason(blocked)
         await services.parking.park(call.team_id, call.rep_email, event_id, reason)
@@ -141,11 +144,13 @@ def _now() -> int:
 
 
 class CallLogger:
-    def __init__(self, services: Services, event_id: str, call: CallData, attempt: int = 1) -> None:
+    def __init__(self, services: Services, event_id: str, call: CallData, attempt: int = 1,
+                 queued_s: float = 0.0) -> None:
         self.services = services
         self.event_id = event_id
         self.call = call
         self.attempt = attempt
+        self.queued_s = queued_s  # from when the event was queued to this attempt's start
         self.flags: list[str] = []
 
     async def run(self) -> dict[str, Any]:
@@ -196,9 +201,12 @@ class CallLogger:
         """
         call = self.call
         search = call.prospect_id is not None and look_for_written
-        task, disposition_id, existing = await _first_error(
-            self._task(rep), self._disposition(rep), self._existing_call(rep, call.prospect_id if search else None),
-        )
+        if search or (call.disposition_id is None and call.disposition):
+            task, disposition_id, existing = await _first_error(
+                self._task(rep), self._disposition(rep), self._existing_call(rep, call.prospect_id if search else None),
+            )
+        else:  # only the task read goes to Outreach (the usual first attempt): no tasks to gather
+            task, disposition_id, existing = await self._task(rep), call.disposition_id, None
         prospect_id = call.prospect_id
         if prospect_id is not None and (task is None or task.related_id("prospect") != prospect_id):
             await self._prospect_exists(rep, prospect_id)  # a task on this prospect already vouches for it
@@ -289,6 +297,7 @@ class CallLogger:
             self.flags.append("task_not_completed")
 
     async def _duplicate(self) -> dict[str, Any]:
+        log.info("duplicate event=%s call=%s (the call is already logged)", self.event_id, self.call.call_id)
         await self.services.queue.forget_event(self.event_id)
         await count(self.services.redis, "calls_duplicate")
         return {"status": "duplicate", "event_id": self.event_id}
@@ -300,8 +309,8 @@ class CallLogger:
                 event_id=self.event_id, call_id=call.call_id, team_id=call.team_id, rep_email=call.rep_email,
                 outreach_call_id=outreach_call_id, flags=self.flags, at=_now(),
             ))
-        log.info("logged event=%s call=%s outreach_call=%s flags=%s", self.event_id, call.call_id,
-                 outreach_call_id, ",".join(self.flags) or "-")
+        log.info("logged event=%s call=%s outreach_call=%s flags=%s attempt=%d queued=%.2fs", self.event_id,
+                 call.call_id, outreach_call_id, ",".join(self.flags) or "-", self.attempt, self.queued_s)
 
 
 async def _first_error(*steps: Any) -> list[Any]:
