@@ -17,6 +17,7 @@ from bench.events import TEAM, Org, events
 from bench.procs import API_TOKEN, Cluster, Proc
 from runtime.embedded_redis import free_port
 from sandbox.client import SandboxControl
+from schemas.events import CallCompletedEvent
 from store import keys
 from store.queue import EventQueue, stats
 
@@ -117,13 +118,19 @@ class Stack:
 
     # --- events and progress --------------------------------------------------------------------------
     async def enqueue(self, batch: list[dict[str, object]], concurrency: int = 500) -> float:
-        """Straight into the queue through store.queue.EventQueue.accept (ingress is measured elsewhere)."""
+        """Straight into the queue through store.queue.EventQueue.accept, with the same job arguments as ingress
+        writes (ingress is measured elsewhere)."""
         assert self.redis is not None
         queue = EventQueue(self.redis)
+        calls = {}
+        for e in batch:
+            data = CallCompletedEvent.model_validate(e).data
+            calls[str(e["id"])] = (data.team_id, data.call_id, data.rep_email)
         started = time.monotonic()
         for start in range(0, len(batch), concurrency):
             chunk = batch[start:start + concurrency]
-            await asyncio.gather(*[queue.accept(str(e["id"]), orjson.dumps(e)) for e in chunk])
+            await asyncio.gather(*[queue.accept(str(e["id"]), orjson.dumps(e), call=calls[str(e["id"])])
+                                   for e in chunk])
         return time.monotonic() - started
 
     async def stats(self) -> dict[str, int]:

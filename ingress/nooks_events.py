@@ -56,16 +56,18 @@ class NooksEvents:
             raw = orjson.loads(body)
         except orjson.JSONDecodeError:
             return error(400, "bad_json", "body is not valid JSON")
+        call: tuple[str, str, str] | None = None
         try:
             envelope = EventEnvelope.model_validate(raw)
             if envelope.type == CALL_COMPLETED:
-                CallCompletedEvent.model_validate(raw)
+                data = CallCompletedEvent.model_validate(raw).data
+                call = (data.team_id, data.call_id, data.rep_email)
         except ValidationError as invalid:
             return error(422, "invalid_event", "event does not match the schema", fields=_fields(invalid))
         queued = envelope.type == CALL_COMPLETED
         assert self._queue is not None, "NooksEvents used before bind()"
         try:
-            fresh = await self._queue.accept(event_id, body, queue=queued)
+            fresh = await self._queue.accept(event_id, body, queue=queued, call=call)
             if fresh and not queued:
                 await self._queue.record_ignored(event_id, envelope.type)
         except RedisError:

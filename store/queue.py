@@ -2,7 +2,9 @@
 
 arq's stock `enqueue_job` costs several round trips (WATCH, EXISTS, MULTI); ingress instead runs one Lua
 script that dedupes on the `webhook-id`, stores the event and writes an arq-compatible job, atomically. Jobs
-are JSON (never pickle) and carry only the event id, so arq's logs never show event content.
+are JSON (never pickle) and carry the event id and, for a call, the three ids its Redis records are keyed by
+(team, call id, rep email), so the job's first round trip can read the event together with everything else
+(store/calls.py); never the call's content, so arq's logs never show it.
 """
 
 from __future__ import annotations
@@ -94,12 +96,15 @@ class EventQueue:
         self._redis = redis
         self._jobs = JobWriter(redis)
 
-    async def accept(self, event_id: str, body: bytes, *, queue: bool = True) -> bool:
+    async def accept(self, event_id: str, body: bytes, *, queue: bool = True,
+                     call: tuple[str, str, str] | None = None) -> bool:
         """Store and queue a new event; False when this `webhook-id` was seen before.
 
-        With `queue=False` only the dedupe key is written (events we record as ignored).
+        `call`: the event's (team id, call id, rep email) as validated, for the job to carry. With `queue=False`
+        only the dedupe key is written (events we record as ignored).
         """
-        return await self._jobs.accept_once(keys.seen_event(event_id), SEEN_TTL_SECONDS, LOG_CALL, [event_id],
+        args: list[Any] = [event_id] if call is None else [event_id, list(call)]
+        return await self._jobs.accept_once(keys.seen_event(event_id), SEEN_TTL_SECONDS, LOG_CALL, args,
                                             event_id if queue else "", body_key=keys.event(event_id), body=body)
 
     async def requeue(self, event_id: str, *, delay_ms: int = 0) -> bool:

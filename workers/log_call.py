@@ -11,7 +11,7 @@ import logging
 import random
 import time
 import traceback
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 from arq import Retry
@@ -59,24 +59,47 @@ class CallBusy(Exception):
     """Another worker holds this call_id right now."""
 
 
-async def log_call(ctx: dict[str, Any], event_id: str) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Begun:
+    """A call's start (lock taken or not, ledger, connection, mapping), read together with its queued event."""
+
+    ids: tuple[str, str, str]  # team id, call id, rep email, as the job named them
+    lock: Lock
+    start: JobStart
+
+    async def abandon(self) -> None:
+        if self.start.locked:
+            await self.lock.release()
+
+
+async def log_call(ctx: dict[str, Any], event_id: str, call_ids: Any = None) -> dict[str, Any]:
+    """`call_ids`: [team id, call id, rep email] as ingress validated them (jobs queued again by parking or an
+    operator carry none): the event is then read in the same round trip as the call's start."""
     services: Services = ctx["services"]
     attempt = int(ctx.get("job_try") or 1)
     enqueued = ctx.get("enqueue_time")
     queued_s = max(time.time() - enqueued.timestamp(), 0.0) if enqueued else 0.0
-    body = await services.queue.event_body(event_id)
+    body, begun = await _read_event(services, event_id, _ids(call_ids))
     if body is None:
+        if begun is not None:
+            await begun.abandon()
         log.info("gone event=%s (already logged, or removed by an operator)", event_id)
         return {"status": "gone", "event_id": event_id}
     try:
         event = CallCompletedEvent.model_validate_json(body)
     except ValidationError:
+        if begun is not None:
+            await begun.abandon()
         await _dead_letter(services, event_id, None, "stored event does not match the schema", attempt)
         return {"status": "dead_lettered", "event_id": event_id}
     call = event.data
+    if begun is not None and begun.ids != (call.team_id, call.call_id, call.rep_email):
+        # A job not written by our ingress: trust the event, and begin again from it.
+        await begun.abandon()
+        begun = None
     try:
         async with asyncio.timeout(JOB_BUDGET):
-            return await CallLogger(services, event_id, call, attempt, queued_s).run()
+            return await CallLogger(services, event_id, call, attempt, queued_s, begun).run()
     except (Park, ReconnectRequired, NotConnected) as blocked:
         reason = _park_reason(blocked)
         await services.parking.park(call.team_id, call.rep_email, event_id, reason)
@@ -104,6 +127,22 @@ async def log_call(ctx: dict[str, Any], event_id: str) -> dict[str, Any]:
                   "".join(traceback.format_tb(error.__traceback__)))
         return await _retry_or_give_up(services, event_id, call, f"internal error ({type(error).__name__})",
                                        attempt, None)
+
+
+def _ids(raw: Any) -> tuple[str, str, str] | None:
+    if isinstance(raw, list) and len(raw) == 3 and all(isinstance(part, str) and part for part in raw):
+        return raw[0], raw[1], raw[2]
+    return None
+
+
+async def _read_event(services: Services, event_id: str, ids: tuple[str, str, str] | None
+                      ) -> tuple[bytes | None, Begun | None]:
+    if ids is None:
+        return await services.queue.event_body(event_id), None
+    team_id, call_id, rep_email = ids
+    lock = Lock(services.redis, keys.call_lock(team_id, call_id), CALL_LOCK_MS)
+    start = await services.calls.begin(team_id, call_id, rep_email, lock, event_id=event_id)
+    return start.event_body, Begun(ids, lock, start)
 
 
 def _park_reason(blocked: Exception) -> str:
@@ -145,18 +184,22 @@ def _now() -> int:
 
 class CallLogger:
     def __init__(self, services: Services, event_id: str, call: CallData, attempt: int = 1,
-                 queued_s: float = 0.0) -> None:
+                 queued_s: float = 0.0, begun: Begun | None = None) -> None:
         self.services = services
         self.event_id = event_id
         self.call = call
         self.attempt = attempt
         self.queued_s = queued_s  # from when the event was queued to this attempt's start
+        self.begun = begun  # the call's start, when it was read with the event
         self.flags: list[str] = []
 
     async def run(self) -> dict[str, Any]:
         call, ledger = self.call, self.services.calls
-        lock = Lock(self.services.redis, keys.call_lock(call.team_id, call.call_id), CALL_LOCK_MS)
-        start = await ledger.begin(call.team_id, call.call_id, call.rep_email, lock)
+        if self.begun is not None:
+            lock, start = self.begun.lock, self.begun.start
+        else:
+            lock = Lock(self.services.redis, keys.call_lock(call.team_id, call.call_id), CALL_LOCK_MS)
+            start = await ledger.begin(call.team_id, call.call_id, call.rep_email, lock)
         if not start.locked:
             raise CallBusy
         released = False

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import asyncio
 
+import orjson
+
 from store import keys
 from tests.support.nooks import call_event
+from tests.support.outreach_hooks import services_for
 from tests.support.service import Service, eventually
+from workers.log_call import log_call
 
 
 async def test_connected_rep_call_is_logged_with_everything(svc: Service) -> None:
@@ -289,3 +293,45 @@ async def test_unknown_prospect_id_is_dead_lettered(svc: Service) -> None:
         dead = await _result(svc, event["id"])
         assert (dead["kind"], dead["reason"]) == ("dead", "prospect not found in Outreach")
         assert await svc.calls(call_id) == []
+
+
+# --- jobs that name their call: the event is read in the job's first round trip --------------------------------
+
+async def _stored(svc: Service, call_id: str, **data: object) -> tuple[str, bytes]:
+    """An event stored as ingress stores it, but not queued: the test runs its job itself."""
+    event = call_event(call_id, **data)  # type: ignore[arg-type]
+    body = orjson.dumps(event)
+    await svc.redis.set(keys.event(event["id"]), body)
+    return event["id"], body
+
+
+async def test_a_job_naming_its_call_logs_it_from_one_read(svc: Service) -> None:
+    await svc.connect()
+    event_id, _ = await _stored(svc, "call_named")
+    async with services_for(svc) as ctx:
+        result = await log_call({**ctx, "job_try": 1}, event_id, ["team_acme", "call_named", "ana@acme.com"])
+    assert result["status"] == "logged"
+    assert len(await svc.calls("call_named")) == 1
+    assert not await svc.redis.exists(keys.event(event_id))
+    assert not await svc.redis.exists(keys.call_lock("team_acme", "call_named"))
+
+
+async def test_a_job_naming_another_call_logs_its_event_and_frees_the_other(svc: Service) -> None:
+    await svc.connect()
+    event_id, _ = await _stored(svc, "call_true")
+    async with services_for(svc) as ctx:
+        result = await log_call({**ctx, "job_try": 1}, event_id, ["team_acme", "call_wrong", "ana@acme.com"])
+    assert result["status"] == "logged"
+    assert len(await svc.calls("call_true")) == 1 and await svc.calls("call_wrong") == []
+    assert not await svc.redis.exists(keys.call_lock("team_acme", "call_wrong"))
+    assert await svc.redis.hget(keys.call_state("team_acme", "call_true"), "done") == b"1"
+
+
+async def test_a_job_naming_its_call_whose_event_is_gone_holds_no_lock(svc: Service) -> None:
+    await svc.connect()
+    async with services_for(svc) as ctx:
+        result = await log_call({**ctx, "job_try": 1}, "evt_gone", ["team_acme", "call_gone", "ana@acme.com"])
+        malformed = await log_call({**ctx, "job_try": 1}, "evt_gone", ["team_acme", 7])
+    assert result == {"status": "gone", "event_id": "evt_gone"} and malformed == result
+    assert not await svc.redis.exists(keys.call_lock("team_acme", "call_gone"))
+    assert await svc.calls("call_gone") == []

@@ -1,0 +1,44 @@
+"""The jobs ingress writes: arq-compatible JSON carrying the event id and, for a call, the ids that key it."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import orjson
+import pytest
+from redis.asyncio import Redis
+
+from runtime.embedded_redis import EmbeddedRedis
+from store import keys
+from store.queue import EventQueue
+
+
+@pytest.fixture
+async def redis(redis_server: EmbeddedRedis) -> AsyncIterator[Redis]:
+    # A database of its own: the service's worker consumes the queue in database 0.
+    client = Redis.from_url(redis_server.url.rsplit("/", 1)[0] + "/15")
+    assert client.connection_pool.connection_kwargs["db"] == 15
+    await client.flushdb()
+    yield client
+    await client.flushdb()
+    await client.aclose()
+
+
+async def job_args(redis: Redis, job_id: str) -> list[object]:
+    raw = await redis.get(keys.ARQ_JOB + job_id)
+    assert raw is not None
+    job = orjson.loads(raw)
+    assert job["f"] == "log_call" and job["k"] == {}
+    args: list[object] = job["a"]
+    return args
+
+
+async def test_a_call_job_names_its_call_and_a_requeued_one_its_event_only(redis: Redis) -> None:
+    queue = EventQueue(redis)
+    assert await queue.accept("evt_1", b'{"id":"evt_1"}', call=("team_acme", "call_1", "ana@acme.com"))
+    assert await job_args(redis, "evt_1") == ["evt_1", ["team_acme", "call_1", "ana@acme.com"]]
+    assert await redis.get(keys.event("evt_1")) == b'{"id":"evt_1"}'
+    assert not await queue.accept("evt_1", b'{"id":"evt_1"}', call=("team_acme", "call_1", "ana@acme.com"))
+    assert await queue.requeue("evt_1")
+    requeued = [job.decode() for job in await redis.zrange(keys.QUEUE, 0, -1) if job != b"evt_1"]
+    assert len(requeued) == 1 and await job_args(redis, requeued[0]) == ["evt_1"]
