@@ -10,13 +10,7 @@ from typing import Any
 
 import orjson
 
-from bench.run import MB, RESULTS, checks, table
-
-
-def markdown(header: list[str], rows: list[list[str]]) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(row) + " |" for row in rows]
-    return "\n".join(lines)
+from bench.run import MB, RESULTS, checks, markdown, table
 
 
 def ingress_table(ingress: dict[str, Any]) -> str:

@@ -126,12 +126,18 @@ def checks(results: dict[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
-def table(rows: list[dict[str, Any]]) -> str:
-    lines = ["| figure | value | baseline (same run) | bar | pass |", "|---|---|---|---|---|"]
-    for r in rows:
-        verdict = "-" if r["pass"] is None else ("PASS" if r["pass"] else "**FAIL**")
-        lines.append(f"| {r['figure']} | {r['value']} | {r['baseline']} | {r['bar']} | {verdict} |")
+def markdown(header: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
     return "\n".join(lines)
+
+
+def table(rows: list[dict[str, Any]]) -> str:
+    def verdict(ok: bool | None) -> str:
+        return "-" if ok is None else ("PASS" if ok else "**FAIL**")
+
+    return markdown(["figure", "value", "baseline (same run)", "bar", "pass"],
+                    [[r["figure"], r["value"], r["baseline"], r["bar"], verdict(r["pass"])] for r in rows])
 
 
 def main() -> int:

@@ -135,14 +135,19 @@ def _ids(raw: Any) -> tuple[str, str, str] | None:
     return None
 
 
+async def _begin(services: Services, ids: tuple[str, str, str], event_id: str | None = None) -> Begun:
+    """Take the call's lock and read its start (with `event_id`, its queued event too): one round trip."""
+    team_id, call_id, rep_email = ids
+    lock = Lock(services.redis, keys.call_lock(team_id, call_id), CALL_LOCK_MS)
+    return Begun(ids, lock, await services.calls.begin(team_id, call_id, rep_email, lock, event_id=event_id))
+
+
 async def _read_event(services: Services, event_id: str, ids: tuple[str, str, str] | None
                       ) -> tuple[bytes | None, Begun | None]:
     if ids is None:
         return await services.queue.event_body(event_id), None
-    team_id, call_id, rep_email = ids
-    lock = Lock(services.redis, keys.call_lock(team_id, call_id), CALL_LOCK_MS)
-    start = await services.calls.begin(team_id, call_id, rep_email, lock, event_id=event_id)
-    return start.event_body, Begun(ids, lock, start)
+    begun = await _begin(services, ids, event_id)
+    return begun.start.event_body, begun
 
 
 def _park_reason(blocked: Exception) -> str:
@@ -195,11 +200,8 @@ class CallLogger:
 
     async def run(self) -> dict[str, Any]:
         call, ledger = self.call, self.services.calls
-        if self.begun is not None:
-            lock, start = self.begun.lock, self.begun.start
-        else:
-            lock = Lock(self.services.redis, keys.call_lock(call.team_id, call.call_id), CALL_LOCK_MS)
-            start = await ledger.begin(call.team_id, call.call_id, call.rep_email, lock)
+        begun = self.begun or await _begin(self.services, (call.team_id, call.call_id, call.rep_email))
+        lock, start = begun.lock, begun.start
         if not start.locked:
             raise CallBusy
         released = False

@@ -297,19 +297,23 @@ async def test_unknown_prospect_id_is_dead_lettered(svc: Service) -> None:
 
 # --- jobs that name their call: the event is read in the job's first round trip --------------------------------
 
-async def _stored(svc: Service, call_id: str, **data: object) -> tuple[str, bytes]:
+async def _stored(svc: Service, call_id: str) -> str:
     """An event stored as ingress stores it, but not queued: the test runs its job itself."""
-    event = call_event(call_id, **data)  # type: ignore[arg-type]
-    body = orjson.dumps(event)
-    await svc.redis.set(keys.event(event["id"]), body)
-    return event["id"], body
+    event = call_event(call_id)
+    await svc.redis.set(keys.event(event["id"]), orjson.dumps(event))
+    return str(event["id"])
+
+
+async def _run_job(svc: Service, event_id: str, call_ids: object) -> dict:  # type: ignore[type-arg]
+    """The `log_call` job as arq would run it (first try), with its own Services."""
+    async with services_for(svc) as ctx:
+        return await log_call({**ctx, "job_try": 1}, event_id, call_ids)
 
 
 async def test_a_job_naming_its_call_logs_it_from_one_read(svc: Service) -> None:
     await svc.connect()
-    event_id, _ = await _stored(svc, "call_named")
-    async with services_for(svc) as ctx:
-        result = await log_call({**ctx, "job_try": 1}, event_id, ["team_acme", "call_named", "ana@acme.com"])
+    event_id = await _stored(svc, "call_named")
+    result = await _run_job(svc, event_id, ["team_acme", "call_named", "ana@acme.com"])
     assert result["status"] == "logged"
     assert len(await svc.calls("call_named")) == 1
     assert not await svc.redis.exists(keys.event(event_id))
@@ -318,9 +322,8 @@ async def test_a_job_naming_its_call_logs_it_from_one_read(svc: Service) -> None
 
 async def test_a_job_naming_another_call_logs_its_event_and_frees_the_other(svc: Service) -> None:
     await svc.connect()
-    event_id, _ = await _stored(svc, "call_true")
-    async with services_for(svc) as ctx:
-        result = await log_call({**ctx, "job_try": 1}, event_id, ["team_acme", "call_wrong", "ana@acme.com"])
+    event_id = await _stored(svc, "call_true")
+    result = await _run_job(svc, event_id, ["team_acme", "call_wrong", "ana@acme.com"])
     assert result["status"] == "logged"
     assert len(await svc.calls("call_true")) == 1 and await svc.calls("call_wrong") == []
     assert not await svc.redis.exists(keys.call_lock("team_acme", "call_wrong"))
@@ -329,9 +332,8 @@ async def test_a_job_naming_another_call_logs_its_event_and_frees_the_other(svc:
 
 async def test_a_job_naming_its_call_whose_event_is_gone_holds_no_lock(svc: Service) -> None:
     await svc.connect()
-    async with services_for(svc) as ctx:
-        result = await log_call({**ctx, "job_try": 1}, "evt_gone", ["team_acme", "call_gone", "ana@acme.com"])
-        malformed = await log_call({**ctx, "job_try": 1}, "evt_gone", ["team_acme", 7])
+    result = await _run_job(svc, "evt_gone", ["team_acme", "call_gone", "ana@acme.com"])
+    malformed = await _run_job(svc, "evt_gone", ["team_acme", 7])
     assert result == {"status": "gone", "event_id": "evt_gone"} and malformed == result
     assert not await svc.redis.exists(keys.call_lock("team_acme", "call_gone"))
     assert await svc.calls("call_gone") == []
