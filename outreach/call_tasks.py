@@ -22,17 +22,20 @@ from schemas.outreach import Collection, Resource
 MAX_OUTREACH_PAGES = 10  # per request: a page of ours may come back short (even empty) with a cursor to go on
 MAX_PAGE_SIZE = 1000  # Outreach's own ceiling for page[size]
 
-INCLUDE = "prospect,prospect.phoneNumbers,account,sequence,sequenceStep,sequenceStep.callPurpose,callPurpose"
+# Names as Outreach's OpenAPI has them: a task relates a `taskPurpose` (it has no `callPurpose`); the call purpose
+# is its sequence step's. A sequence step is named by `displayName` (it has no `name`).
+INCLUDE = "prospect,prospect.phoneNumbers,account,sequence,sequenceStep,sequenceStep.callPurpose,taskPurpose"
 # Sparse fieldsets: only what the dialer shows (attributes and the relationships followed).
 FIELDS = {
-    "task": "action,taskType,dueAt,note,prospect,account,sequence,sequenceStep,callPurpose",
+    "task": "action,taskType,dueAt,note,prospect,account,sequence,sequenceStep,taskPurpose",
     "prospect": "name,firstName,lastName,title,timeZone,timeZoneIana,callOptedOut,callsOptStatus,"
                 "mobilePhones,workPhones,homePhones,otherPhones,voipPhones,phoneNumbers",
     "phoneNumber": "number,rawNumber,phoneType,order,prospect",
     "account": "name",
     "sequence": "name",
-    "sequenceStep": "displayName,name,callPurpose",
+    "sequenceStep": "displayName,callPurpose",
     "callPurpose": "name",
+    "taskPurpose": "name",
 }
 
 # Dialing order: phone types in this order, then Outreach's own `order` within a type; unknown types last.
@@ -158,7 +161,6 @@ def map_task(task: Resource, included: Included) -> CallTask:
     attrs = task.attributes
     prospect = included.get(("prospect", task.related_id("prospect") or 0))
     step = included.get(("sequenceStep", task.related_id("sequenceStep") or 0))
-    purpose_id = task.related_id("callPurpose") or (step.related_id("callPurpose") if step else None)
     account_id = task.related_id("account") or (prospect.related_id("account") if prospect else None)
     return CallTask(
         task_id=task.id,
@@ -167,9 +169,16 @@ def map_task(task: Resource, included: Included) -> CallTask:
         prospect=map_prospect(prospect, included) if prospect else _unreadable_prospect(task),
         account=named(included, "account", account_id, "name"),
         sequence=named(included, "sequence", task.related_id("sequence"), "name"),
-        step=named(included, "sequenceStep", task.related_id("sequenceStep"), "displayName", "name"),
-        call_purpose=named(included, "callPurpose", purpose_id, "name"),
+        step=named(included, "sequenceStep", task.related_id("sequenceStep"), "displayName"),
+        call_purpose=purpose(task, step, included),
     )
+
+
+def purpose(task: Resource, step: Resource | None, included: Included) -> Named | None:
+    """The task's own purpose (its `taskPurpose`), else its sequence step's default `callPurpose`."""
+    if (own := task.related_id("taskPurpose")) is not None:
+        return named(included, "taskPurpose", own, "name")
+    return named(included, "callPurpose", step.related_id("callPurpose") if step else None, "name")
 
 
 def map_prospect(prospect: Resource, included: Included) -> Prospect:

@@ -24,6 +24,9 @@ from schemas.connection import TokenSet
 from schemas.outreach import ErrorDocument
 
 MEDIA_TYPE = "application/vnd.api+json"
+# Names this service to Outreach (and to the sandbox, whose tests check every request carrying it against
+# Outreach's contract: tests/support/conformance.py).
+USER_AGENT = "nooks-outreach-sync/1"
 REQUEST_TIMEOUT_SECONDS = 15.0
 _TIMEOUT = aiohttp.ClientTimeout(total=REQUEST_TIMEOUT_SECONDS)
 
@@ -115,7 +118,8 @@ class RepSession:
                 f"{self._client.api_url}/{path.lstrip('/')}",  # paths are ours; get_url checks links
                 params=params,
                 data=orjson.dumps(body) if body is not None else None,
-                headers={"Authorization": f"Bearer {token}", "Content-Type": MEDIA_TYPE, "Accept": MEDIA_TYPE},
+                headers={"Authorization": f"Bearer {token}", "Content-Type": MEDIA_TYPE, "Accept": MEDIA_TYPE,
+                         "User-Agent": USER_AGENT},
                 timeout=_TIMEOUT,
             ) as response:
                 payload = await response.read()

@@ -138,10 +138,43 @@ async def demo(stack: Stack) -> str:
             landed = [c for c in calls if c["attributes"].get("vendorCallId") == call_id]
             if landed:
                 ms = (time.monotonic() - started) * 1000
+                tasks = await call_task_list(http, base, auth)
                 return (f"sample event → {status} {text}\n  call {call_id} landed in Outreach as call "
-                        f"{landed[0]['id']} in {ms:.0f} ms (prospect 3456, task 1122 completed)")
+                        f"{landed[0]['id']} in {ms:.0f} ms (prospect 3456, task 1122 completed)\n"
+                        f"{tasks}\n{await refused(http, stack.sandbox_url)}")
             await asyncio.sleep(0.1)
         return f"sample event → {status} {text}, but the call did not land within 15 s: see /ops"
+
+
+async def call_task_list(http: aiohttp.ClientSession, base: str, auth: dict[str, str], shown: int = 5) -> str:
+    """The demo rep's due call tasks, as the dialer reads them (GET .../call-tasks)."""
+    async with http.get(f"{base}/v1/teams/{DEMO_TEAM}/reps/{DEMO_REP}/call-tasks?limit=200", headers=auth) as r:
+        if r.status != 200:
+            return f"  the call-task list did not load: {r.status} {await r.text()}"
+        page = await r.json()
+    lines = [f"  {DEMO_REP}'s call-task list: {len(page['tasks'])} due call tasks "
+             f"({page['opted_out_skipped']} skipped: prospect opted out of calls), oldest due first:"]
+    for task in page["tasks"][:shown]:
+        prospect = task["prospect"] or {}
+        phone = (prospect.get("phones") or [{}])[0].get("number")
+        step, purpose = task["step"] or {}, task["call_purpose"] or {}
+        lines.append(f"    task {task['task_id']}  due {task['due_at']}  {prospect.get('name')}  {phone}"
+                     + (f"  step '{step.get('name')}'" if step else "")
+                     + (f"  purpose '{purpose.get('name')}'" if purpose else ""))
+    if len(page["tasks"]) > shown:
+        lines.append(f"    ... and {len(page['tasks']) - shown} more")
+    return "\n".join(lines)
+
+
+async def refused(http: aiohttp.ClientSession, sandbox_url: str | None) -> str:
+    """How many of the service's requests the sandbox (as strict as Outreach's OpenAPI) refused with a 4xx."""
+    async with http.get(f"{sandbox_url}/_sandbox/requests?path_prefix=/api/v2") as r:
+        log = (await r.json())["requests"]
+    bad = [f"{e['method']} {e['path']} → {e['status']}" for e in log
+           if isinstance(e.get("status"), int) and 400 <= e["status"] < 500 and e["status"] != 401]
+    if not bad:
+        return f"  the sandbox refused none of the service's {len(log)} Outreach requests"
+    return "  the sandbox refused:\n" + "\n".join(f"    {b}" for b in bad)
 
 
 def banner(stack: Stack, demo_result: str | None) -> str:

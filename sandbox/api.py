@@ -9,7 +9,7 @@ from starlette.responses import Response
 from starlette.routing import Route, Router
 from starlette.types import Receive, Scope, Send
 
-from . import calls, core, documents, query, tasks
+from . import calls, conformance, core, documents, query, tasks
 from .jsonapi import ApiError, JsonApiResponse, included, not_found, resource, validation
 from .schema import BY_PLURAL, ResourceType
 from .state import StoreError
@@ -33,8 +33,16 @@ def _not_allowed(request: Request) -> ApiError:
     return ApiError(405, "methodNotAllowed", "Method Not Allowed", f"{request.method} is not supported here.")
 
 
+def _check_method(request: Request) -> None:
+    """Only the methods Outreach's OpenAPI lists for the path (no PATCH /calls, no DELETE /users...)."""
+    found = conformance.route(request.url.path.removeprefix("/api/v2"))
+    if found is None or request.method not in found.methods:
+        raise _not_allowed(request)
+
+
 async def collection(request: Request) -> Response:
     rt = _rtype(request)
+    _check_method(request)
     if request.method == "GET":
         return _list(request, rt)
     if request.method == "POST":
@@ -44,13 +52,14 @@ async def collection(request: Request) -> Response:
 
 async def member(request: Request) -> Response:
     rt, id_ = _rtype(request), int(request.path_params["id"])
+    _check_method(request)
     sb = core.of(request)
     record = sb.store.get(rt.name, id_)
     if record is None:
         raise not_found(rt.name, id_)
     if request.method == "GET":
         params = list(request.query_params.multi_items())
-        q = query.parse(sb.store, rt, [(k, v) for k, v in params if not k.startswith(("filter[", "page["))])
+        q = query.parse(sb.store, rt, params, collection=False)
         doc: dict[str, Any] = {"data": resource(sb.store, record, _base(request), q.fields)}
         if q.include:
             doc["included"] = included(sb.store, [record], q.include, _base(request), q.fields)
@@ -58,10 +67,10 @@ async def member(request: Request) -> Response:
     if request.method == "DELETE":
         sb.store.delete(rt.name, id_)
         return Response(status_code=204)
-    if request.method == "PATCH" and rt.name != "call":  # Outreach has no PATCH /calls
+    if request.method == "PATCH":
         data = await documents.read(request)
-        documents.check_type(rt, data)
-        attrs = documents.attributes(rt, data)
+        documents.check(rt, data)
+        attrs = documents.attributes(data)
         rels = documents.relationships(sb.store, rt, data)
         if rt.name == "webhook":
             _check_webhook(attrs, creating=False)
@@ -75,6 +84,12 @@ async def member(request: Request) -> Response:
 async def task_action(request: Request) -> Response:
     sb = core.of(request)
     await documents.read(request, required=False)  # a body is optional, but must be well-formed if sent
+    found = conformance.route(request.url.path.removeprefix("/api/v2"))
+    declared = found.action_params if found is not None else frozenset()
+    tasks_type = BY_PLURAL["tasks"]
+    for problem in conformance.query_problems(tasks_type, request.query_params.multi_items(), collection=False,
+                                              action_params=declared):
+        raise ApiError(problem.status, problem.id, problem.title, problem.detail, parameter=problem.parameter)
     params = {
         k[len(_ACTION_PARAM) : -1]: v
         for k, v in request.query_params.items()
@@ -104,8 +119,8 @@ def _list(request: Request, rt: ResourceType) -> Response:
 async def _create(request: Request, rt: ResourceType) -> Response:
     sb = core.of(request)
     data = await documents.read(request)
-    documents.check_type(rt, data)
-    attrs = documents.attributes(rt, data)
+    documents.check(rt, data)
+    attrs = documents.attributes(data)
     rels = documents.relationships(sb.store, rt, data)
     user_id: int = request.scope["sandbox.user_id"]
     if rt.name == "call":

@@ -12,6 +12,7 @@ from starlette.routing import Mount
 from starlette.types import Receive, Scope, Send
 
 from . import api, control, oauth, seed
+from .audit import Audit, AuditMiddleware
 from .core import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, Sandbox
 from .faults import FaultMiddleware, connection_aborter
 from .guard import ApiGuard
@@ -35,8 +36,11 @@ def create_app(
     client_secret: str = DEFAULT_CLIENT_SECRET,
     knobs: dict[str, Any] | None = None,
     freeze_gc: bool = False,
+    audit: bool = False,
 ) -> SandboxApp:
+    """`audit`: record every /api/v2 exchange for checks against Outreach's contract (`sandbox.audit`)."""
     sandbox = Sandbox(client_id, client_secret, freeze_gc)
+    sandbox.audit = Audit() if audit else None
     if seed_demo:
         seed.seed_demo(sandbox.store)
     if knobs:
@@ -58,6 +62,7 @@ def create_app(
         ],
         middleware=[
             Middleware(RequestLogMiddleware, log=sandbox.requests),
+            Middleware(AuditMiddleware, audit=sandbox.audit),
             Middleware(FaultMiddleware, knobs=sandbox.knobs),
         ],
         exception_handlers={control.ControlError: control.control_error},

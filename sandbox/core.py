@@ -7,6 +7,7 @@ from typing import Any
 
 from starlette.requests import Request
 
+from .audit import Audit
 from .knobs import Knobs
 from .observe import RequestLog
 from .ratelimit import RateLimiter
@@ -31,6 +32,7 @@ class Sandbox:
         self.limiter = RateLimiter(self.knobs)
         self.requests = RequestLog()
         self.deliveries = Deliveries(self.store, self.knobs, ORG_ID)
+        self.audit: Audit | None = None  # set by create_app(audit=True)
 
     def reset(self) -> None:
         """Empty state and default knobs (in place: other parts hold the same Knobs object)."""

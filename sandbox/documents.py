@@ -7,6 +7,7 @@ from typing import Any
 import orjson
 from starlette.requests import Request
 
+from . import conformance
 from .jsonapi import MEDIA_TYPE, ApiError, validation
 from .schema import ResourceType
 from .state import Store
@@ -37,52 +38,31 @@ async def read(request: Request, *, required: bool = True) -> dict[str, Any]:
     return data
 
 
-def check_type(rt: ResourceType, data: dict[str, Any]) -> None:
-    if data.get("type") != rt.name:
-        raise validation(f"data.type must be '{rt.name}'.", "/data/type")
+def check(rt: ResourceType, data: dict[str, Any]) -> None:
+    """Refuse what Outreach's contract refuses (`conformance.body_problems`): 422 with `source.pointer`."""
+    for problem in conformance.body_problems(rt, data):
+        raise ApiError(problem.status, problem.id, problem.title, problem.detail, pointer=problem.pointer)
 
 
-def attributes(rt: ResourceType, data: dict[str, Any]) -> dict[str, Any]:
-    attrs = data.get("attributes") or {}
-    if not isinstance(attrs, dict):
-        raise validation("attributes must be an object.", "/data/attributes")
-    for name in attrs:
-        if name not in rt.attributes:
-            raise validation(f"'{name}' is not a valid attribute of '{rt.name}'.", f"/data/attributes/{name}")
-        if name in rt.read_only:
-            raise validation(f"'{name}' is read-only.", f"/data/attributes/{name}")
-    return dict(attrs)
+def attributes(data: dict[str, Any]) -> dict[str, Any]:
+    return dict(data.get("attributes") or {})
 
 
 def relationships(store: Store, rt: ResourceType, data: dict[str, Any]) -> dict[str, int | None]:
-    """To-one linkage `{"name": {"data": {"type", "id"}}}`; each must name an existing record of its type."""
-    raw = data.get("relationships") or {}
-    if not isinstance(raw, dict):
-        raise validation("relationships must be an object.", "/data/relationships")
+    """To-one linkage (checked by `check`); each must name an existing record. The sandbox stores no to-many
+    linkage and no relationship that may point at several types: those are refused, not silently dropped."""
     out: dict[str, int | None] = {}
-    for name, value in raw.items():
+    for name, value in (data.get("relationships") or {}).items():
         pointer = f"/data/relationships/{name}"
-        target = rt.to_one.get(name)
+        target = rt.to_one_target(name)
         if target is None:
-            raise validation(f"'{name}' is not a valid relationship of '{rt.name}'.", pointer)
-        linkage = value.get("data", ...) if isinstance(value, dict) else ...
+            raise validation(f"The sandbox does not store '{name}' of '{rt.name}'.", pointer)
+        linkage = value["data"]
         if linkage is None:
             out[name] = None
             continue
-        if not isinstance(linkage, dict) or linkage.get("type") != target:
-            raise validation(f'\'{name}\' must be {{"data": {{"type": "{target}", "id": <id>}}}}.', pointer)
-        id_ = _int(linkage.get("id"))
-        if id_ is None or store.get(target, id_) is None:
-            raise validation(f"{target} {linkage.get('id')!r} does not exist.", pointer)
+        id_ = int(linkage["id"])
+        if store.get(target, id_) is None:
+            raise validation(f"{target} {linkage['id']!r} does not exist.", pointer)
         out[name] = id_
     return out
-
-
-def _int(value: Any) -> int | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str) and value.isdigit():
-        return int(value)
-    return None

@@ -49,7 +49,7 @@ def validation(detail: str, pointer: str) -> ApiError:
 
 
 def bad_request(id_: str, detail: str, parameter: str | None = None) -> ApiError:
-    titles = {"invalidFilter": "Invalid Filter", "invalidSort": "Invalid Sort", "invalidInclude": "Invalid Include"}
+    titles = {"filterError": "Filter Error", "invalidSort": "Invalid Sort", "invalidInclude": "Invalid Include"}
     return ApiError(400, id_, titles.get(id_, "Bad Request"), detail, parameter=parameter)
 
 
@@ -64,24 +64,26 @@ Fields = dict[str, set[str]]
 
 
 def resource(store: Store, record: Record, base: str, fields: Fields | None = None) -> dict[str, Any]:
-    """One JSON:API resource object; relationships use `{"data": {"type", "id"}}` linkage."""
+    """One JSON:API resource object. To-one relationships as `{"data": {"type", "id"}}`; to-many ones as
+    `links.related`, plus `data` where the spec's relationship object has it (up to TO_MANY_LINKAGE_CAP)."""
     rt = TYPES[record.type]
     only = (fields or {}).get(record.type)
     attributes = {k: v for k, v in record.attributes.items() if only is None or k in only}
     if record.type == "webhook" and "secret" in attributes:
         attributes["secret"] = None  # Outreach never echoes the secret
     rels: dict[str, Any] = {}
-    for name, target in rt.to_one.items():
+    for name, id_ in record.rels.items():
         if only is None or name in only:
-            id_ = record.rels.get(name)
-            rels[name] = {"data": None if id_ is None else {"type": target, "id": id_}}
+            rels[name] = {"data": None if id_ is None else {"type": rt.to_one[name] if name in rt.to_one
+                                                             else rt.to_one_target(name), "id": id_}}
     for name, (target, inverse) in rt.to_many.items():
         if only is None or name in only:
-            ids = store.ids_by_rel(target, inverse, record.id)
             related = f"{base}/{TYPES[target].plural}?filter%5B{inverse}%5D%5Bid%5D={record.id}"
             rels[name] = {"links": {"related": related}}
-            if len(ids) <= TO_MANY_LINKAGE_CAP:
-                rels[name]["data"] = [{"type": target, "id": i} for i in sorted(ids)]
+            if rt.spec.relationships[name].linkage:
+                ids = store.ids_by_rel(target, inverse, record.id)
+                if len(ids) <= TO_MANY_LINKAGE_CAP:
+                    rels[name]["data"] = [{"type": target, "id": i} for i in sorted(ids)]
     return {
         "type": record.type,
         "id": record.id,
@@ -109,23 +111,13 @@ def included(store: Store, primary: list[Record], paths: list[list[str]], base: 
     return out
 
 
-def check_include(type_: str, paths: list[list[str]]) -> None:
-    for path in paths:
-        current = type_
-        for name in path:
-            rt = TYPES[current]
-            if name in rt.to_one:
-                current = rt.to_one[name]
-            elif name in rt.to_many:
-                current = rt.to_many[name][0]
-            else:
-                raise bad_request("invalidInclude", f"'{name}' is not a relationship of '{current}'.", "include")
-
-
 def _follow(store: Store, record: Record, name: str) -> list[Record]:
+    """The records a relationship holds; none for one the sandbox does not store (the include is still valid)."""
     rt = TYPES[record.type]
-    if name in rt.to_one:
-        hit = store.get(rt.to_one[name], record.rels.get(name))
+    if name in record.rels:
+        hit = store.get(rt.to_one_target(name) or "", record.rels[name])
         return [hit] if hit else []
-    target = rt.to_many[name][0]
-    return [r for i in store.related_ids(record.type, record.id, name) if (r := store.get(target, i))]
+    if name in rt.to_many:
+        target = rt.to_many[name][0]
+        return [r for i in store.related_ids(record.type, record.id, name) if (r := store.get(target, i))]
+    return []

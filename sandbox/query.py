@@ -13,9 +13,9 @@ from urllib.parse import urlencode
 
 import orjson
 
-from . import timeutil
-from .jsonapi import ApiError, Fields, bad_request, check_include
-from .schema import ResourceType
+from . import conformance, timeutil
+from .jsonapi import ApiError, Fields, bad_request
+from .schema import TYPES, ResourceType
 from .state import Record, Store
 
 DEFAULT_PAGE, MAX_PAGE = 50, 1000
@@ -36,7 +36,11 @@ class Query:
     fields: Fields = field(default_factory=dict)
 
 
-def parse(store: Store, rt: ResourceType, params: list[tuple[str, str]]) -> Query:
+def parse(store: Store, rt: ResourceType, params: list[tuple[str, str]], *, collection: bool = True) -> Query:
+    """Refuse, as Outreach would, anything its contract does not allow (`conformance.query_problems`), then
+    build the query."""
+    for problem in conformance.query_problems(rt, params, collection=collection):
+        raise ApiError(problem.status, problem.id, problem.title, problem.detail, parameter=problem.parameter)
     q = Query()
     for key, value in params:
         if m := _FILTER.match(key):
@@ -44,21 +48,18 @@ def parse(store: Store, rt: ResourceType, params: list[tuple[str, str]]) -> Quer
         elif m := _FIELDS.match(key):
             q.fields[m.group(1)] = {f for f in value.split(",") if f}
         elif key == "sort":
+            if "," in value:  # a sandbox limit, not Outreach's: one sort key
+                raise bad_request("invalidSort", "The sandbox sorts by one attribute only.", "sort")
             q.descending = value.startswith("-")
             q.sort = value.lstrip("-")
-            if q.sort != "id" and q.sort not in rt.attributes:
-                raise bad_request("invalidSort", f"'{q.sort}' is not a sortable attribute.", "sort")
         elif key == "include":
             q.include = [p.split(".") for p in value.split(",") if p]
-            check_include(rt.name, q.include)
-        elif key == "page[size]" or key == "page[limit]":
+        elif key == "page[size]":
             q.size = _int(value, "page[size]")
             if not 1 <= q.size <= MAX_PAGE:
                 raise bad_request("invalidPageSize", f"page[size] must be between 1 and {MAX_PAGE}.", key)
         elif key == "page[after]":
             q.after = _decode_cursor(value)
-        elif key.startswith("filter["):
-            raise bad_request("invalidFilter", f"Unsupported filter '{key}'.", key)
     return q
 
 
@@ -121,15 +122,11 @@ def _int(value: str, name: str) -> int:
 
 def _add_filter(store: Store, rt: ResourceType, q: Query, name: str, sub: str | None, value: str) -> None:
     param = f"filter[{name}]" + (f"[{sub}]" if sub else "")
-    if sub is not None or name in rt.to_one:
-        if name not in rt.to_one or sub not in (None, "id"):
-            raise bad_request("invalidFilter", f"'{param}' is not a filterable relationship.", param)
-        ids = {_int(v, param) for v in value.split(",") if v}
-        q.predicates.append(lambda r: r.rels.get(name) in ids)
-        q.narrowing.append(_union([store.ids_by_rel(rt.name, name, i) for i in ids]))
+    if sub is not None:
+        ids = _related_matches(store, rt, name, sub, value, param)
+        q.predicates.append(lambda r: r.id in ids)
+        q.narrowing.append(ids)
         return
-    if not rt.can_filter(name):
-        raise bad_request("invalidFilter", f"'{name}' is not a filterable attribute of '{rt.name}'.", param)
     convert = _converter(rt, name, param)
     get: Callable[[Record], Any] = (lambda r: r.id) if name == "id" else (lambda r: r.attributes.get(name))
     if ".." in value:
@@ -147,6 +144,25 @@ def _add_filter(store: Store, rt: ResourceType, q: Query, name: str, sub: str | 
     indexed = [store.ids_by_attr(rt.name, name, v) for v in value.split(",")]
     if all(s is not None for s in indexed):
         q.narrowing.append(_union([s for s in indexed if s is not None]))
+
+
+def _related_matches(store: Store, rt: ResourceType, rel: str, attr: str, value: str, param: str) -> set[int]:
+    """Ids of `rt` records whose relationship `rel` holds a record matching `filter[rel][attr]=value`."""
+    target_name = rt.to_one_target(rel) or rt.to_many.get(rel, ("", ""))[0]
+    target = TYPES.get(target_name)
+    if target is None:
+        return set()  # a relationship the sandbox does not store: nothing is related through it
+    if attr == "id":
+        targets = {_int(v, param) for v in value.split(",") if v}
+    else:
+        probe = Query()
+        _add_filter(store, target, probe, attr, None, value)
+        targets = {r.id for r in store.all(target.name).values() if all(p(r) for p in probe.predicates)}
+    if rel in rt.to_many:
+        inverse = rt.to_many[rel][1]
+        found = (store.get(target.name, t) for t in targets)
+        return {i for r in found if r is not None and (i := r.rels.get(inverse)) is not None}
+    return _union([store.ids_by_rel(rt.name, rel, t) for t in targets]) if targets else set()
 
 
 def _union(sets: list[set[int]]) -> set[int]:
@@ -168,8 +184,8 @@ def _any(value: Any, convert: Callable[[Any], Any], test: Callable[[Any], bool])
 
 
 def _converter(rt: ResourceType, name: str, param: str) -> Callable[[Any], Any]:
-    """How filter text and record values compare: timestamps as datetimes, numbers as numbers."""
-    default = rt.attributes.get(name)
+    """How filter text and record values compare: timestamps as datetimes, numbers as numbers (by the spec's
+    attribute types)."""
     if rt.is_timestamp(name):
 
         def as_time(v: Any) -> datetime:
@@ -178,18 +194,19 @@ def _converter(rt: ResourceType, name: str, param: str) -> Callable[[Any], Any]:
             try:
                 return timeutil.parse(str(v))
             except ValueError:
-                raise bad_request("invalidFilter", f"'{v}' is not a timestamp.", param) from None
+                raise bad_request("filterError", f"'{v}' is not a timestamp.", param) from None
 
         return as_time
-    if isinstance(default, bool):
+    kind = rt.json_type(name)
+    if kind == "boolean":
         return lambda v: v if isinstance(v, bool) else str(v).lower() == "true"
-    if name == "id" or isinstance(default, int):
+    if kind in ("integer", "number"):
 
         def as_number(v: Any) -> float:
             try:
                 return float(v)
             except ValueError:
-                raise bad_request("invalidFilter", f"'{v}' is not a number.", param) from None
+                raise bad_request("filterError", f"'{v}' is not a number.", param) from None
 
         return as_number
     return str

@@ -1,242 +1,153 @@
-"""The resource types the sandbox knows: attributes, relationships, filters, webhook events.
+"""The resource types the sandbox serves: Outreach's contract (`contract.py`) plus what the sandbox stores.
 
-Filterable sets follow the OpenAPI "filterable" badges (restricted to the attributes modelled here), plus
-`id`, `createdAt`, `updatedAt` and every to-one relationship by id, which Outreach accepts everywhere.
+What a type *is* (attributes, relationships, read-only, filterable and sortable names) comes only from the
+OpenAPI document. This module adds the sandbox's own choices, checked against it at import:
+- `STORED`: the attributes a new record starts with (and their defaults) and the to-one relationships it
+  carries. A record serves these plus any other spec attribute or to-one relationship written to it; the rest of
+  the spec's (often 100+) attributes are absent rather than null, to keep records and pages small.
+- to-many relationships are served when the data allows: the relationship is named after its target's plural
+  (`prospect.phoneNumbers`, `task.calls`) and the target has one to-one relationship back (`phoneNumber.prospect`;
+  when several, the one named after this type).
+- `EVENTS`: webhook actions per resource (not in the OpenAPI document; from API-NOTES.md, "Webhooks").
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-COMMON_FILTERS = frozenset({"id", "createdAt", "updatedAt"})
-READ_ONLY_COMMON = frozenset({"createdAt", "updatedAt"})
+from . import contract
+from .contract import TypeSpec
+
+# Outreach accepts `filter[id]` and `sort=id` on every collection though no badge says so (the API reference's
+# overview, "Filtering" and "Sorting", uses them); the sandbox's own `links.related` rely on `filter[x][id]`.
+ALWAYS_FILTERABLE = frozenset({"id"})
+
+_PHONES = ("homePhones", "mobilePhones", "workPhones", "otherPhones", "voipPhones")
+# type -> (attribute defaults, stored to-one relationships)
+STORED: dict[str, tuple[dict[str, Any], tuple[str, ...]]] = {
+    "user": ({"email": None, "firstName": None, "lastName": None, "name": None, "username": None,
+              "locked": False}, ()),
+    "mailbox": ({"email": None, "userId": None}, ("user",)),
+    "account": ({"name": None, "domain": None}, ("owner",)),
+    "prospect": ({"firstName": None, "lastName": None, "title": None, "timeZone": None, "emails": [],
+                  **{p: [] for p in _PHONES}, "callOptedOut": False, "callsOptStatus": None},
+                 ("account", "owner")),
+    "phoneNumber": ({"number": None, "rawNumber": None, "phoneType": None, "extension": None, "order": 0},
+                    ("prospect",)),
+    "callDisposition": ({"name": None, "outcome": None, "order": 0}, ("creator",)),
+    "callPurpose": ({"name": None, "order": 0}, ()),
+    "taskPurpose": ({"name": None, "order": 0, "taskType": None}, ()),
+    "opportunity": ({"name": None}, ()),
+    "sequence": ({"name": None, "enabled": True}, ("owner",)),
+    "sequenceStep": ({"order": 0, "stepType": None, "displayName": None}, ("sequence", "callPurpose")),
+    "sequenceState": ({"state": None, "stateChangedAt": None},
+                      ("prospect", "sequence", "sequenceStep", "mailbox", "account", "user")),
+    "task": ({"action": None, "taskType": None, "state": "incomplete", "dueAt": None, "note": None,
+              "stateChangedAt": None, "completed": False, "completedAt": None},
+             ("prospect", "account", "owner", "sequence", "sequenceState", "sequenceStep", "taskPurpose",
+              "completer")),
+    "call": ({"direction": None, "outcome": None, "from": None, "to": None, "dialedAt": None, "answeredAt": None,
+              "completedAt": None, "note": None, "externalVendor": None, "vendorCallId": None, "recordingUrl": None,
+              "sequenceAction": None, "tags": [], "state": None, "uid": None},
+             ("prospect", "user", "callDisposition", "callPurpose", "task", "sequence", "sequenceState",
+              "sequenceStep", "phoneNumber", "opportunity")),
+    "webhook": ({"url": None, "resource": "*", "action": "*", "secret": None, "active": True,
+                 "disabledReason": None, "disabledSince": None}, ("authorizer", "creator", "updater")),
+}
+_CRUD = frozenset({"created", "updated", "destroyed"})
+EVENTS: dict[str, frozenset[str]] = {
+    "user": frozenset({"created", "updated"}),
+    "account": _CRUD,
+    "prospect": _CRUD,
+    "sequenceState": _CRUD | {"advanced", "finished"},
+    "task": _CRUD | {"completed"},
+    "call": _CRUD,
+}
+
+
+class SchemaError(ValueError):
+    """The sandbox's own tables name something Outreach's contract does not have."""
 
 
 @dataclass(frozen=True)
 class ResourceType:
     name: str
-    plural: str
-    attributes: dict[str, Any]  # attribute -> default value
-    to_one: dict[str, str] = field(default_factory=dict)  # relationship -> target type
-    # relationship -> (target type, the target's to-one relationship pointing back here)
-    to_many: dict[str, tuple[str, str]] = field(default_factory=dict)
-    filterable: frozenset[str] = frozenset()
-    read_only: frozenset[str] = frozenset()
-    events: frozenset[str] = frozenset()  # webhook actions this resource emits
+    plural: str | None
+    spec: TypeSpec
+    defaults: dict[str, Any]  # attribute -> value of a new record
+    to_one: dict[str, str]  # the to-one relationships a new record carries -> target type
+    to_many: dict[str, tuple[str, str]]  # served to-many -> (target type, its to-one relationship back here)
+    events: frozenset[str]  # webhook actions this resource emits
 
     def can_filter(self, attr: str) -> bool:
-        return attr in self.filterable or attr in COMMON_FILTERS
+        spec = self.spec.attributes.get(attr)
+        return attr in ALWAYS_FILTERABLE or (spec is not None and spec.filterable)
+
+    def can_sort(self, attr: str) -> bool:
+        spec = self.spec.attributes.get(attr)
+        return attr in ALWAYS_FILTERABLE or (spec is not None and spec.sortable)
 
     def is_timestamp(self, attr: str) -> bool:
-        return attr.endswith("At") or attr == "disabledSince"
+        spec = self.spec.attributes.get(attr)
+        return spec is not None and spec.is_timestamp
+
+    def json_type(self, attr: str) -> str | None:
+        spec = self.spec.attributes.get(attr)
+        return "integer" if attr == "id" else (spec.json_type if spec else None)
+
+    def to_one_target(self, rel: str) -> str | None:
+        """The target type of a single-type to-one relationship of the contract, else None."""
+        spec = self.spec.relationships.get(rel)
+        return spec.target if spec is not None and not spec.many else None
 
 
-def _t(
-    name: str,
-    plural: str,
-    attributes: dict[str, Any],
-    *,
-    to_one: dict[str, str] | None = None,
-    to_many: dict[str, tuple[str, str]] | None = None,
-    filterable: set[str] | None = None,
-    read_only: set[str] | None = None,
-    events: set[str] | None = None,
-) -> ResourceType:
-    attrs = {**attributes, "createdAt": None, "updatedAt": None}
+def _build(spec: TypeSpec, specs: dict[str, TypeSpec]) -> ResourceType:
+    defaults, to_one_names = STORED.get(spec.name, ({}, ()))
+    for attr in defaults:
+        if attr not in spec.attributes:
+            raise SchemaError(f"{spec.name}.{attr} is not an attribute in Outreach's contract")
+    to_one: dict[str, str] = {}
+    for rel in to_one_names:
+        found = spec.relationships.get(rel)
+        if found is None or found.many or found.target is None:
+            raise SchemaError(f"{spec.name}.{rel} is not a single-type to-one relationship in Outreach's contract")
+        to_one[rel] = found.target
+    stamps: dict[str, Any] = {a: None for a in ("createdAt", "updatedAt") if a in spec.attributes}
     return ResourceType(
-        name=name,
-        plural=plural,
-        attributes=attrs,
-        to_one=to_one or {},
-        to_many=to_many or {},
-        filterable=frozenset(filterable or ()),
-        read_only=frozenset(read_only or ()) | READ_ONLY_COMMON,
-        events=frozenset(events or ()),
+        name=spec.name,
+        plural=spec.plural,
+        spec=spec,
+        defaults={**defaults, **stamps},
+        to_one=to_one,
+        to_many=_to_many(spec, specs),
+        events=EVENTS.get(spec.name, frozenset()),
     )
 
 
-_PHONES = ("homePhones", "mobilePhones", "workPhones", "otherPhones", "voipPhones")
+def _to_many(spec: TypeSpec, specs: dict[str, TypeSpec]) -> dict[str, tuple[str, str]]:
+    out: dict[str, tuple[str, str]] = {}
+    for rel in spec.relationships.values():
+        target = specs.get(rel.target or "")
+        if not rel.many or target is None or target.plural != rel.name:
+            continue  # a subset ("activeSequenceStates") or a relation through another record: not derivable
+        back = [r.name for r in target.relationships.values() if not r.many and r.targets == (spec.name,)]
+        inverse = spec.name if spec.name in back else (back[0] if len(back) == 1 else None)
+        if inverse is not None and "id" in target.relationships[inverse].filter_by:
+            out[rel.name] = (target.name, inverse)  # `links.related` filters by the inverse: it must be filterable
+    return out
 
-TYPES: dict[str, ResourceType] = {
-    t.name: t
-    for t in [
-        _t(
-            "user",
-            "users",
-            {"email": None, "firstName": None, "lastName": None, "name": None, "username": None, "locked": False},
-            filterable={"email", "firstName", "lastName", "username", "locked"},
-            events={"created", "updated"},
-        ),
-        _t(
-            "mailbox",
-            "mailboxes",
-            {"email": None, "userId": None},
-            to_one={"user": "user"},
-            filterable={"email", "userId"},
-        ),
-        _t(
-            "account",
-            "accounts",
-            {"name": None, "domain": None},
-            to_one={"owner": "user"},
-            to_many={"prospects": ("prospect", "account")},
-            filterable={"name", "domain"},
-            events={"created", "updated", "destroyed"},
-        ),
-        _t(
-            "prospect",
-            "prospects",
-            {
-                "firstName": None,
-                "lastName": None,
-                "title": None,
-                "timeZone": None,
-                "emails": [],
-                **{p: [] for p in _PHONES},
-                "callOptedOut": False,
-                "callsOptStatus": None,
-            },
-            to_one={"account": "account", "owner": "user"},
-            to_many={
-                "phoneNumbers": ("phoneNumber", "prospect"),
-                "sequenceStates": ("sequenceState", "prospect"),
-            },
-            filterable={"emails", "firstName", "lastName", "title", "timeZone"},
-            events={"created", "updated", "destroyed"},
-        ),
-        _t(
-            "phoneNumber",
-            "phoneNumbers",
-            {"number": None, "rawNumber": None, "phoneType": None, "extension": None, "order": 0},
-            to_one={"prospect": "prospect"},
-            filterable={"number", "order", "phoneType"},
-        ),
-        _t(
-            "callDisposition",
-            "callDispositions",
-            {"name": None, "outcome": None, "order": 0, "defaultForOutboundVoicemail": False},
-            to_one={"creator": "user"},
-            filterable={"name", "order", "outcome"},
-        ),
-        _t("callPurpose", "callPurposes", {"name": None, "order": 0}, filterable={"name", "order"}),
-        _t("opportunity", "opportunities", {"name": None}, filterable={"name"}),
-        _t(
-            "sequence",
-            "sequences",
-            {"name": None, "enabled": True},
-            to_one={"owner": "user"},
-            to_many={"sequenceSteps": ("sequenceStep", "sequence")},
-            filterable={"name"},
-        ),
-        _t(
-            "sequenceStep",
-            "sequenceSteps",
-            {"order": 0, "stepType": None, "displayName": None},
-            to_one={"sequence": "sequence", "callPurpose": "callPurpose"},
-            filterable={"order", "stepType"},
-        ),
-        _t(
-            "sequenceState",
-            "sequenceStates",
-            {"state": None, "stateChangedAt": None},
-            to_one={
-                "prospect": "prospect",
-                "sequence": "sequence",
-                "sequenceStep": "sequenceStep",
-                "mailbox": "mailbox",
-                "account": "account",
-                "user": "user",
-            },
-            filterable={"state", "stateChangedAt"},
-            read_only={"stateChangedAt"},
-            events={"created", "updated", "destroyed", "advanced", "finished"},
-        ),
-        _t(
-            "task",
-            "tasks",
-            {
-                "action": None,
-                "taskType": None,
-                "state": "incomplete",
-                "dueAt": None,
-                "note": None,
-                "stateChangedAt": None,
-                "completed": False,
-                "completedAt": None,
-            },
-            to_one={
-                "prospect": "prospect",
-                "account": "account",
-                "owner": "user",
-                "sequence": "sequence",
-                "sequenceState": "sequenceState",
-                "sequenceStep": "sequenceStep",
-                "callPurpose": "callPurpose",
-                "completer": "user",
-            },
-            to_many={"calls": ("call", "task")},
-            # `action` is deliberately not filterable, as in Outreach.
-            filterable={"state", "dueAt", "taskType", "stateChangedAt"},
-            read_only={"stateChangedAt", "completed", "completedAt"},
-            events={"created", "updated", "destroyed", "completed"},
-        ),
-        _t(
-            "call",
-            "calls",
-            {
-                "direction": None,
-                "outcome": None,
-                "from": None,
-                "to": None,
-                "dialedAt": None,
-                "answeredAt": None,
-                "completedAt": None,
-                "note": None,
-                "externalVendor": None,
-                "vendorCallId": None,
-                "recordingUrl": None,
-                "sequenceAction": None,
-                "tags": [],
-                "state": None,
-                "uid": None,
-            },
-            to_one={
-                "prospect": "prospect",
-                "user": "user",
-                "callDisposition": "callDisposition",
-                "callPurpose": "callPurpose",
-                "task": "task",
-                "sequence": "sequence",
-                "sequenceState": "sequenceState",
-                "sequenceStep": "sequenceStep",
-                "phoneNumber": "phoneNumber",
-                "opportunity": "opportunity",
-            },
-            filterable={"to", "from", "outcome", "state", "recordingUrl"},
-            read_only={"state", "uid"},
-            events={"created", "updated", "destroyed"},
-        ),
-        _t(
-            "webhook",
-            "webhooks",
-            {
-                "url": None,
-                "resource": "*",
-                "action": "*",
-                "secret": None,
-                "active": True,
-                "disabledReason": None,
-                "disabledSince": None,
-            },
-            to_one={"authorizer": "user", "creator": "user", "updater": "user"},
-            filterable={"action", "active", "resource"},
-            read_only={"disabledReason", "disabledSince"},
-        ),
-    ]
-}
 
-BY_PLURAL: dict[str, ResourceType] = {t.plural: t for t in TYPES.values()}
+def _types() -> dict[str, ResourceType]:
+    specs = contract.types()
+    unknown = set(STORED) - set(specs)
+    if unknown:
+        raise SchemaError(f"not types in Outreach's contract: {sorted(unknown)}")
+    return {name: _build(spec, specs) for name, spec in specs.items()}
+
+
+TYPES: dict[str, ResourceType] = _types()
+BY_PLURAL: dict[str, ResourceType] = {t.plural: t for t in TYPES.values() if t.plural}
 
 
 def lookup(name: str) -> ResourceType | None:

@@ -112,10 +112,11 @@ class _Seeder:
         state: str = "incomplete",
         seq: tuple[int, int, int] | None = None,
         note: str | None = None,
+        purpose: int | None = None,
     ) -> None:
+        """`purpose`: the task's own taskPurpose (a sequence step's call purpose lives on the step)."""
         account = self.store.records["prospect"][prospect].rels["account"]
         sequence, seq_state, step = seq or (None, None, None)
-        purpose = self.store.records["sequenceStep"][step].rels["callPurpose"] if step else None
         extra = {"completed": True, "completedAt": _at(-60), "stateChangedAt": _at(-60)} if state == "complete" else {}
         self.add(
             "task",
@@ -128,7 +129,7 @@ class _Seeder:
                 "sequence": sequence,
                 "sequenceState": seq_state,
                 "sequenceStep": step,
-                "callPurpose": purpose,
+                "taskPurpose": purpose,
             },
         )
 
@@ -159,6 +160,8 @@ def seed_demo(store: Store) -> None:
         )
     s.add("callPurpose", 1, {"name": "Intro", "order": 1})
     s.add("callPurpose", 2, {"name": "Follow-up", "order": 2})
+    s.add("taskPurpose", 1, {"name": "Initial Contact", "order": 1, "taskType": "call"})
+    s.add("taskPurpose", 2, {"name": "Renewal Check-in", "order": 2, "taskType": "call"})
     s.add("sequence", 41, {"name": "Q4 Outbound"}, {"owner": 1})
     s.add("sequence", 42, {"name": "Inbound Follow-up"}, {"owner": 2})
     for id_, seq, order, kind, purpose, name in [
@@ -196,7 +199,7 @@ def seed_demo(store: Store) -> None:
     s.task(1122, "call", "sequence_step_call", -120, 1, 3456, seq=(41, 7001, 202), note="Ask about Q1 budget")
     s.task(1123, "call", "sequence_step_call", -60, 1, 3457, seq=(41, 7002, 202))
     s.task(1124, "call", "call", -30, 1, 3458, note="Opted out of calls: should be skipped")
-    s.task(1125, "call", "call", 24 * 60, 1, 3456, note="Tomorrow's follow-up")
+    s.task(1125, "call", "call", 24 * 60, 1, 3456, note="Tomorrow's follow-up", purpose=2)
     s.task(1126, "email", "sequence_step_email", -90, 1, 3457)
     s.task(1127, "call", "call", -24 * 60, 1, 3456, state="complete")
     s.task(1128, "call", "sequence_step_call", -45, 2, 3459, seq=(42, 7003, 211))

@@ -38,7 +38,7 @@ Listener = Callable[[Change], None]
 
 
 class StoreError(ValueError):
-    """A write that names an unknown type, attribute or relationship."""
+    """A write that names a type, attribute or to-one relationship Outreach's contract does not have."""
 
 
 class Store:
@@ -57,7 +57,7 @@ class Store:
         return self.records[type_]
 
     def get(self, type_: str, id_: int | None) -> Record | None:
-        return None if id_ is None else self.records[type_].get(id_)
+        return None if id_ is None else self.records.get(type_, {}).get(id_)
 
     def ids_by_rel(self, type_: str, rel: str, target: int) -> set[int]:
         return self._rel_index.get((type_, rel), {}).get(target, set())
@@ -83,18 +83,20 @@ class Store:
         emit: bool = True,
     ) -> Record:
         rt = _type(type_)
-        attrs = copy.deepcopy(rt.attributes)
+        attrs = copy.deepcopy(rt.defaults)
         _check_names(rt, attributes or {}, rels or {})
         attrs.update(copy.deepcopy(attributes or {}))
         stamp = timeutil.now_iso()
-        attrs["createdAt"] = attrs["createdAt"] or stamp
-        attrs["updatedAt"] = attrs["updatedAt"] or attrs["createdAt"]
+        if "createdAt" in attrs:
+            attrs["createdAt"] = attrs["createdAt"] or stamp
+        if "updatedAt" in attrs:
+            attrs["updatedAt"] = attrs["updatedAt"] or attrs.get("createdAt") or stamp
         if id_ is None:
             id_ = self._next_id[type_]
         elif id_ in self.records[type_]:
             raise StoreError(f"{type_} {id_} already exists")
         self._next_id[type_] = max(self._next_id[type_], id_ + 1)
-        record = Record(type_, id_, attrs, {name: (rels or {}).get(name) for name in rt.to_one})
+        record = Record(type_, id_, attrs, {**dict.fromkeys(rt.to_one), **(rels or {})})
         self.records[type_][id_] = record
         self._index(record, add=True)
         if emit:
@@ -114,11 +116,12 @@ class Store:
         rt = _type(type_)
         record = self.records[type_][id_]
         _check_names(rt, attributes or {}, rels or {})
-        changed = {k: copy.deepcopy(v) for k, v in (attributes or {}).items() if record.attributes[k] != v}
-        changed_rels = {k: v for k, v in (rels or {}).items() if record.rels[k] != v}
+        changed = {k: copy.deepcopy(v) for k, v in (attributes or {}).items()
+                   if k not in record.attributes or record.attributes[k] != v}
+        changed_rels = {k: v for k, v in (rels or {}).items() if k not in record.rels or record.rels[k] != v}
         if changed or changed_rels:
             self._index(record, add=False)
-            if "updatedAt" not in changed:
+            if "updatedAt" not in changed and "updatedAt" in rt.spec.attributes:
                 changed["updatedAt"] = timeutil.now_iso()
             record.attributes.update(changed)
             record.rels.update(changed_rels)
@@ -162,7 +165,10 @@ def _type(name: str) -> ResourceType:
 
 
 def _check_names(rt: ResourceType, attributes: dict[str, Any], rels: dict[str, int | None]) -> None:
-    unknown = [a for a in attributes if a not in rt.attributes] + [r for r in rels if r not in rt.to_one]
+    """Any attribute or single-type to-one relationship of the contract, read-only ones included: the sandbox
+    itself fills those (a webhook's `creator`, a task's `completer`)."""
+    unknown = [a for a in attributes if a not in rt.spec.attributes]
+    unknown += [r for r in rels if rt.to_one_target(r) is None]
     if unknown:
         raise StoreError(f"{rt.name} has no attribute or relationship {', '.join(unknown)}")
 

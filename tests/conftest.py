@@ -20,6 +20,7 @@ from runtime.embedded_redis import EmbeddedRedis, free_port, start_redis
 from sandbox.client import SandboxControl
 from sandbox.server import RunningSandbox, start_sandbox_in_thread
 from schemas.settings import Settings
+from tests.support import conformance
 from tests.support.nooks import EVENTS_SECRET
 from tests.support.notify import NOTIFY_SECRET, NotifyReceiver, start_receiver
 from tests.support.service import Service
@@ -40,9 +41,33 @@ def redis_server() -> Iterator[EmbeddedRedis]:
 
 @pytest.fixture(scope="session")
 def outreach() -> Iterator[RunningSandbox]:
-    running = start_sandbox_in_thread()
+    running = start_sandbox_in_thread(audit=True)
+    conformance.watch(running.sandbox)
     yield running
     running.stop()
+
+
+@pytest.fixture(autouse=True)
+def outreach_contract() -> Iterator[None]:
+    """Every response the sandbox served and every request the service sent during the test keeps to Outreach's
+    OpenAPI (tests/support/conformance.py)."""
+    yield
+    problems = conformance.check_exchanges()
+    if problems:
+        pytest.fail("Outreach's contract broken:\n" + "\n".join(problems[:20]), pytrace=False)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """The regression net: every distinct request the service sent during the run, checked against the spec."""
+    problems = conformance.check_exchanges() + conformance.traffic_problems()
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None and conformance.TRAFFIC:
+        reporter.write_line(f"Outreach contract: {len(conformance.TRAFFIC)} distinct requests of the service "
+                            f"checked, {len(problems)} refused")
+        for problem in problems:
+            reporter.write_line(f"  refused by Outreach's contract: {problem}", red=True)
+    if problems:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 @pytest.fixture(scope="session")

@@ -90,7 +90,7 @@ async def test_due_call_tasks_oldest_first_in_one_outreach_request(svc: Service)
     query = parse_qs(request["query"])
     assert query["filter[owner][id]"] == ["1"] and query["filter[state]"] == ["incomplete"]
     assert query["filter[dueAt]"][0].startswith("neginf..") and query["sort"] == ["dueAt"]
-    assert {"prospect", "account", "sequence", "sequenceStep", "callPurpose"} <= set(query["include"][0].split(","))
+    assert {"prospect", "account", "sequence", "sequenceStep", "taskPurpose"} <= set(query["include"][0].split(","))
 
     task = next(t for t in body["tasks"] if t["task_id"] == 1122)
     assert task == {
@@ -173,6 +173,8 @@ async def test_due_before(svc: Service) -> None:
     assert earlier["opted_out_skipped"] == 0
     _, later, _ = await get(svc, limit=200, due_before=(now + timedelta(days=2)).isoformat())
     assert [t["task_id"] for t in later["tasks"]] == [*ANA_DUE, 1125]
+    # 1125 is no sequence task: its purpose is the task's own `taskPurpose` (Outreach relates no `callPurpose`).
+    assert later["tasks"][-1]["call_purpose"] == {"id": 2, "name": "Renewal Check-in"}
     _, none, _ = await get(svc, due_before="2000-01-01")
     assert none == {"tasks": [], "next_cursor": None, "opted_out_skipped": 0}
 

@@ -11,6 +11,7 @@ from outreach import call_tasks as ct
 from outreach.call_tasks import Position
 from outreach.client import RepSession
 from outreach.errors import OutreachUnavailable
+from sandbox import conformance
 from schemas.call_tasks import Named, Phone, Prospect
 from schemas.outreach import Resource
 
@@ -76,12 +77,13 @@ def full_included() -> ct.Included:
         res("sequenceStep", 202, {"displayName": "Intro call"}, callPurpose=2),
         res("callPurpose", 1, {"name": "Intro"}),
         res("callPurpose", 2, {"name": "Follow-up"}),
+        res("taskPurpose", 7, {"name": "Initial Contact"}),
     ])
 
 
 def test_map_task_with_everything_included() -> None:
     source = res("task", 1122, {"action": "call", "dueAt": "2026-11-29T12:00:00.000Z", "note": " Ask about Q1 "},
-                 prospect=3456, account=501, sequence=41, sequenceStep=202, callPurpose=1)
+                 prospect=3456, account=501, sequence=41, sequenceStep=202, taskPurpose=7)
     mapped = ct.map_task(source, full_included())
     assert mapped.model_dump() == {
         "task_id": 1122,
@@ -93,12 +95,12 @@ def test_map_task_with_everything_included() -> None:
         "account": {"id": 501, "name": "Globex Corporation"},
         "sequence": {"id": 41, "name": "Q4 Outbound"},
         "step": {"id": 202, "name": "Intro call"},
-        "call_purpose": {"id": 1, "name": "Intro"},  # the task's own purpose wins over the step's
+        "call_purpose": {"id": 7, "name": "Initial Contact"},  # the task's own purpose wins over the step's
     }
 
 
 def test_call_purpose_falls_back_to_the_steps() -> None:
-    source = task(1, prospect=3456, sequenceStep=202, callPurpose=None)
+    source = task(1, prospect=3456, sequenceStep=202, taskPurpose=None)
     assert ct.map_task(source, full_included()).call_purpose == Named(id=2, name="Follow-up")
     no_relationship = task(2, prospect=3456, sequenceStep=202)
     assert ct.map_task(no_relationship, full_included()).call_purpose == Named(id=2, name="Follow-up")
@@ -109,7 +111,7 @@ def test_account_falls_back_to_the_prospects() -> None:
 
 
 def test_missing_related_records_keep_their_ids() -> None:
-    source = task(1, prospect=77, account=88, sequence=99, sequenceStep=111, callPurpose=5)
+    source = task(1, prospect=77, account=88, sequence=99, sequenceStep=111, taskPurpose=5)
     mapped = ct.map_task(source, {})
     assert mapped.prospect == Prospect(id=77)
     assert mapped.account == Named(id=88) and mapped.sequence == Named(id=99)
@@ -127,11 +129,11 @@ def test_prospect_name_title_and_time_zone() -> None:
     assert ct.map_prospect(res("prospect", 3, {"firstName": 7}), {}) == Prospect(id=3)
 
 
-def test_step_name_prefers_display_name() -> None:
-    included = ct.index_included([res("sequenceStep", 1, {"displayName": "Call", "name": "x"}),
-                                  res("sequenceStep", 2, {"name": "Named step"})])
-    assert ct.named(included, "sequenceStep", 1, "displayName", "name") == Named(id=1, name="Call")
-    assert ct.named(included, "sequenceStep", 2, "displayName", "name") == Named(id=2, name="Named step")
+def test_step_name_is_its_display_name() -> None:
+    # A sequence step has `displayName` and no `name` in Outreach's OpenAPI.
+    included = ct.index_included([res("sequenceStep", 1, {"displayName": "Call"}), res("sequenceStep", 2, {})])
+    steps = [ct.map_task(task(i, sequenceStep=i), included).step for i in (1, 2)]
+    assert steps == [Named(id=1, name="Call"), Named(id=2, name=None)]
     assert ct.named(included, "sequenceStep", None, "displayName") is None
 
 
@@ -199,9 +201,15 @@ def test_first_page_params() -> None:
     assert params["filter[dueAt]"] == "neginf..2026-11-29T12:00:00.000Z"
     assert params["sort"] == "dueAt" and params["page[size]"] == 1000 and params["count"] == "false"
     include = str(params["include"]).split(",")
-    assert {"prospect", "account", "sequence", "sequenceStep", "callPurpose", "sequenceStep.callPurpose",
+    assert {"prospect", "account", "sequence", "sequenceStep", "taskPurpose", "sequenceStep.callPurpose",
             "prospect.phoneNumbers"} <= set(include)
     assert "action" in str(params["fields[task]"]).split(",")
+
+
+def test_first_page_params_keep_to_outreachs_contract() -> None:
+    """Every filter, include, sort and sparse fieldset is one Outreach's OpenAPI allows on GET /tasks."""
+    params = ct.first_page_params(42, datetime(2026, 11, 29, 12, tzinfo=UTC), 50)
+    assert conformance.request_problems("GET", "/tasks", [(k, str(v)) for k, v in params.items()], None) == []
 
 
 def test_resume_index() -> None:

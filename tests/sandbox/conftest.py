@@ -10,13 +10,15 @@ import pytest
 
 from sandbox import RunningSandbox, start_sandbox_in_thread
 from sandbox.client import SandboxControl
+from tests.support import conformance
 
 JSONAPI = "application/vnd.api+json"
 
 
 @pytest.fixture(scope="session")
 def running() -> Iterator[RunningSandbox]:
-    server = start_sandbox_in_thread()
+    server = start_sandbox_in_thread(audit=True)
+    conformance.watch(server.sandbox)
     yield server
     server.stop()
 

@@ -74,7 +74,10 @@ async def test_create_call_links_task_and_delete(ana: Api) -> None:
     assert call["relationships"]["user"]["data"] == {"type": "user", "id": 1}
     assert call["attributes"]["state"] and call["attributes"]["uid"]
     task = (await ana.get("/tasks/1122"))["data"]
-    assert task["relationships"]["calls"]["data"] == [{"type": "call", "id": call["id"]}]
+    # The spec serves task.calls as `links.related` only (no `data`): follow the link.
+    calls = task["relationships"]["calls"]
+    assert "data" not in calls
+    assert [c["id"] for c in (await ana.get(calls["links"]["related"]))["data"]] == [call["id"]]
     listed = await ana.get("/calls", **{"filter[prospect][id]": "3456", "filter[outcome]": "Answered"})
     assert [c["id"] for c in listed["data"]] == [call["id"]]
     status, body, _ = await ana.request("PATCH", f"/calls/{call['id']}", {"data": {"type": "call", "id": call["id"]}})
@@ -86,7 +89,7 @@ async def test_create_call_links_task_and_delete(ana: Api) -> None:
 async def test_unfilterable_attributes_are_400(ana: Api) -> None:
     for params in ({"filter[vendorCallId]": "x"}, {"filter[nope]": "1"}):
         status, body, _ = await ana.request("GET", "/calls", **params)
-        assert status == 400 and body["errors"][0]["id"] == "invalidFilter"
+        assert status == 400 and body["errors"][0]["id"] == "filterError"
     status, _, _ = await ana.request("GET", "/tasks", **{"filter[action]": "call"})
     assert status == 400
 
