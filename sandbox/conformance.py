@@ -150,10 +150,8 @@ def body_problems(rt: ResourceType, data: Any, *, values: bool = True) -> Iterat
     for name, value in attributes.items():
         pointer = f"/data/attributes/{name}"
         attr = rt.spec.attributes.get(name)
-        if attr is None:
-            yield _invalid(f"'{name}' is not a valid attribute of '{rt.name}'.", pointer)
-        elif attr.readonly:
-            yield _invalid(f"'{name}' is read-only.", pointer)
+        if problem := _unwritable("attribute", name, attr, rt.name, pointer):
+            yield problem
         elif values:
             for error in _attribute_validator(rt.name, name).iter_errors(value):
                 yield _invalid(f"'{name}': {error.validator} {error.validator_value!r} not met.", pointer)
@@ -161,14 +159,19 @@ def body_problems(rt: ResourceType, data: Any, *, values: bool = True) -> Iterat
     for name, value in relationships.items():
         pointer = f"/data/relationships/{name}"
         rel = rt.spec.relationships.get(name)
-        if rel is None:
-            yield _invalid(f"'{name}' is not a valid relationship of '{rt.name}'.", pointer)
-        elif rel.readonly:
-            yield _invalid(f"'{name}' is read-only.", pointer)
-        elif not _linkage_ok(value, rel.targets, many=rel.many):
+        if problem := _unwritable("relationship", name, rel, rt.name, pointer):
+            yield problem
+        elif rel is not None and not _linkage_ok(value, rel.targets, many=rel.many):
             kinds = "|".join(rel.targets)
             shape = f'[{{"type": "{kinds}", "id": <id>}}]' if rel.many else f'{{"type": "{kinds}", "id": <id>}}'
             yield _invalid(f"'{name}' must be {{\"data\": {shape}}}.", pointer)
+
+
+def _unwritable(kind: str, name: str, found: contract.Attribute | contract.Relationship | None, type_: str,
+                pointer: str) -> Problem | None:
+    if found is None:
+        return _invalid(f"'{name}' is not a valid {kind} of '{type_}'.", pointer)
+    return _invalid(f"'{name}' is read-only.", pointer) if found.readonly else None
 
 
 def _linkage_ok(value: Any, targets: tuple[str, ...], *, many: bool) -> bool:
