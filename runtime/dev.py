@@ -154,15 +154,19 @@ async def call_task_list(http: aiohttp.ClientSession, base: str, auth: dict[str,
         page = await r.json()
     lines = [f"  {DEMO_REP}'s call-task list: {len(page['tasks'])} due call tasks "
              f"({page['opted_out_skipped']} skipped: prospect opted out of calls), oldest due first:"]
-    for task in page["tasks"][:shown]:
+    tasks = page["tasks"]
+    # the oldest due, then the newest (the demo's sequence tasks, with their step and purpose)
+    picked = tasks if len(tasks) <= shown else [*tasks[:shown - 2], None, *tasks[-2:]]
+    for task in picked:
+        if task is None:
+            lines.append(f"    ... {len(tasks) - shown} more ...")
+            continue
         prospect = task["prospect"] or {}
         phone = (prospect.get("phones") or [{}])[0].get("number")
         step, purpose = task["step"] or {}, task["call_purpose"] or {}
         lines.append(f"    task {task['task_id']}  due {task['due_at']}  {prospect.get('name')}  {phone}"
                      + (f"  step '{step.get('name')}'" if step else "")
                      + (f"  purpose '{purpose.get('name')}'" if purpose else ""))
-    if len(page["tasks"]) > shown:
-        lines.append(f"    ... and {len(page['tasks']) - shown} more")
     return "\n".join(lines)
 
 

@@ -6,9 +6,11 @@ Query parameters follow the badges (`contract.py`): `filter[attr]` needs a filte
 `filter[rel][attr]` an attribute the relationship's description names, `sort` a sortable attribute (or `id`),
 `include` a path of relationships, `fields[type]` names of that type's attributes and relationships. Bodies:
 known, writable attributes and relationships, values as the attribute's schema says. Documents are validated
-with `openapi-schema-validator` against the spec's own schemas, closed (`additionalProperties: false` on
-attributes, relationships and each relationship object): the spec does not close them, and an open schema
-would have let a served task carry a `callPurpose`.
+against the spec's own schemas, closed (`additionalProperties: false` on attributes, relationships and each
+relationship object): the spec does not close them, and an open schema would have let a served task carry a
+`callPurpose`. Validation is `jsonschema-rs` (Draft 4) on the schemas translated from OpenAPI 3.0 once
+(`nullable` → a `null` type, `$ref`s inlined): ~3 µs per record, where `openapi-schema-validator` took ~2 ms
+for a prospect (its schema has 200+ properties) and ~350 ms for the dialer's 63-task page.
 """
 
 from __future__ import annotations
@@ -20,8 +22,8 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
+import jsonschema_rs
 import orjson
-from openapi_schema_validator import OAS30Validator
 
 from . import contract
 from .schema import TYPES, ResourceType
@@ -154,7 +156,7 @@ def body_problems(rt: ResourceType, data: Any, *, values: bool = True) -> Iterat
             yield problem
         elif values:
             for error in _attribute_validator(rt.name, name).iter_errors(value):
-                yield _invalid(f"'{name}': {error.validator} {error.validator_value!r} not met.", pointer)
+                yield _invalid(f"'{name}' does not meet the schema's '{error.schema_path[-1]}'.", pointer)
                 break
     for name, value in relationships.items():
         pointer = f"/data/relationships/{name}"
@@ -189,8 +191,8 @@ def _is_id(value: Any) -> bool:
 
 
 @cache
-def _attribute_validator(type_: str, attr: str) -> OAS30Validator:
-    return OAS30Validator(contract.types()[type_].attributes[attr].schema)
+def _attribute_validator(type_: str, attr: str) -> jsonschema_rs.Draft4Validator:
+    return _compile(contract.types()[type_].attributes[attr].schema)
 
 
 # --- whole requests (the traffic check) --------------------------------------------------------------------------
@@ -205,8 +207,9 @@ class Route:
 
 
 @cache
-def _routes() -> list[tuple[re.Pattern[str], Route]]:
-    out = []
+def _routes() -> dict[str, list[tuple[re.Pattern[str], Route]]]:
+    """The spec's paths by their first segment (the collection), so a lookup tries only that type's few paths."""
+    out: dict[str, list[tuple[re.Pattern[str], Route]]] = {}
     for template, item in contract.document()["paths"].items():
         plural = template.split("/")[1]
         rt = next((t for t in TYPES.values() if t.plural == plural), None)
@@ -218,14 +221,15 @@ def _routes() -> list[tuple[re.Pattern[str], Route]]:
                 if p.get("in") == "query" and p.get("style") == "deepObject":
                     names |= set(p.get("schema", {}).get("properties", {}))
         pattern = re.compile("^" + re.sub(r"\\\{id\\\}", r"\\d+", re.escape(template)) + "$")
-        out.append((pattern, Route(template, rt, "{id}" in template, frozenset(names),
-                                   frozenset(m.upper() for m in item))))
+        out.setdefault(plural, []).append((pattern, Route(template, rt, "{id}" in template, frozenset(names),
+                                                          frozenset(m.upper() for m in item))))
     return out
 
 
 def route(path: str) -> Route | None:
     """The spec's route for an API path (`/tasks/12`, without the `/api/v2` prefix)."""
-    return next((r for pattern, r in _routes() if pattern.match(path)), None)
+    candidates = _routes().get(path.split("/", 2)[1] if path.count("/") else "", [])
+    return next((r for pattern, r in candidates if pattern.match(path)), None)
 
 
 def request_problems(method: str, path: str, params: list[tuple[str, str]], body: Any) -> list[Problem]:
@@ -264,26 +268,54 @@ def _closed_components() -> dict[str, Any]:
     return components
 
 
-@cache
-def _validator(pointer: str) -> OAS30Validator:
-    """A validator for the schema at `pointer` in the spec (refs resolve inside the closed copy)."""
-    root = {"$ref": pointer, "components": _closed_components(), "paths": contract.document()["paths"]}
-    return OAS30Validator(root)
+def json_schema(node: Any) -> Any:
+    """An OpenAPI 3.0 schema as JSON Schema (Draft 4): `nullable` becomes a `null` type (and a `None` in an
+    `enum`), `$ref`s to components are inlined (from the closed copy), `x-` extensions dropped."""
+    if isinstance(node, list):
+        return [json_schema(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    if "$ref" in node:
+        return json_schema(_closed_components()["schemas"][str(node["$ref"]).rsplit("/", 1)[-1]])
+    out = {k: json_schema(v) for k, v in node.items() if k != "nullable" and not k.startswith("x-")}
+    if node.get("nullable") is True:
+        if isinstance(out.get("type"), str):
+            out["type"] = [out["type"], "null"]
+        if isinstance(out.get("enum"), list):
+            out["enum"] = [*out["enum"], None]
+    return out
+
+
+def _compile(schema: Any) -> jsonschema_rs.Draft4Validator:
+    return jsonschema_rs.Draft4Validator(json_schema(schema), validate_formats=True)
 
 
 @cache
-def _error_validator() -> OAS30Validator:
-    return OAS30Validator(_ERROR_SCHEMA)
+def _validator(pointer: str) -> jsonschema_rs.Draft4Validator:
+    """A validator for the schema at `pointer` (`#/paths/...` or `#/components/...`) in the spec."""
+    node: Any = {"paths": contract.document()["paths"], "components": _closed_components()}
+    for part in pointer.removeprefix("#/").split("/"):
+        node = node[part.replace("~1", "/").replace("~0", "~")]
+    return _compile(node)
+
+
+@cache
+def _error_validator() -> jsonschema_rs.Draft4Validator:
+    return jsonschema_rs.Draft4Validator(_ERROR_SCHEMA)
 
 
 def _pointer_escape(part: str) -> str:
     return part.replace("~", "~0").replace("/", "~1")
 
 
+def _messages(validator: jsonschema_rs.Draft4Validator, instance: Any, where: str = "") -> list[str]:
+    return [f"{where}{'/'.join(map(str, e.instance_path))}: {e.message}" for e in validator.iter_errors(instance)]
+
+
 def document_problems(method: str, path: str, status: int, body: Any, *, request: bool = False) -> list[str]:
     """What in a JSON:API document (a request body when `request`, else a response) the spec does not allow."""
     if not request and status >= 400:
-        return [e.message for e in _error_validator().iter_errors(body)]
+        return _messages(_error_validator(), body)
     found = route(path)
     if found is None:
         return [f"{method} {path} is not in Outreach's API"]
@@ -298,14 +330,14 @@ def document_problems(method: str, path: str, status: int, body: Any, *, request
         if str(status) not in item.get("responses", {}):
             return [f"{method} {found.template} answers no {status} in the spec"]
         pointer = "/".join(["#", *op, "responses", str(status), "content", media, "schema"])
-    problems = [f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in _validator(pointer).iter_errors(body)]
+    problems = _messages(_validator(pointer), body)
+    schemas = contract.document()["components"]["schemas"]
     for i, resource in enumerate(body.get("included") or [] if isinstance(body, dict) else []):
         kind = resource.get("type") if isinstance(resource, dict) else None
-        if kind not in contract.types():
-            problems.append(f"included/{i}: unknown type {kind!r}")
+        if not isinstance(kind, str) or f"{kind}Response" not in schemas:
+            problems.append(f"included/{i}: no resource type {kind!r} in the spec")
             continue
-        problems += [f"included/{i}/{'/'.join(map(str, e.absolute_path))}: {e.message}"
-                     for e in _validator(f"#/components/schemas/{kind}Response").iter_errors(resource)]
+        problems += _messages(_validator(f"#/components/schemas/{kind}Response"), resource, f"included/{i}/")
     return problems
 
 
