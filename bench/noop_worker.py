@@ -2,7 +2,7 @@
 
 `python -m bench.noop_worker` with REDIS_URL and BENCH_ARQ_VARIANT: `tuned` (arq's own Worker with the WORKER_*
 tuning that workers/settings.py reads: the baseline), `claim` (the same with the service's Worker class, which
-claims jobs in one Lua call per poll: workers/worker.py) or `stock` (arq's defaults: poll_delay 0.5 s,
+claims jobs in one Lua call per poll: runtime/arq_internals.py) or `stock` (arq's defaults: poll_delay 0.5 s,
 max_jobs 10, queue_read_limit = max_jobs).
 Jobs are written exactly as store.queue writes ours (JSON, one id argument), on their own queue.
 """
@@ -18,9 +18,8 @@ from arq.connections import RedisSettings
 from arq.worker import run_worker
 from redis.asyncio import Redis
 
-from store.queue import deserialize, job_payload, serialize
+from runtime.arq_internals import create_worker, deserialize, job_payload, serialize
 from workers.settings import WorkerSettings as Service
-from workers.worker import create_worker
 
 QUEUE = "bench:noop:queue"
 

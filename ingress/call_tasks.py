@@ -1,32 +1,28 @@
 """`GET /v1/teams/{team_id}/reps/{rep_email}/call-tasks`: the rep's due call tasks, read live from Outreach.
 
 Verify, read, answer: nothing about the tasks is stored, cached or logged, and every answer (errors included)
-carries `Cache-Control: no-store`.
+carries `Cache-Control: no-store`. A failed Outreach read is answered by the app's exception handlers
+(ingress/errors.py).
 """
 
 from __future__ import annotations
 
 import logging
-import math
 from datetime import UTC, datetime
 
 from starlette.requests import Request
 from starlette.responses import Response
 
 from ingress import cursor
+from ingress.errors import NO_STORE, ApiError, error, needs_reconnect, not_connected
 from ingress.guards import Handler, nooks_api
-from ingress.responses import JSON, error
-from outreach.call_tasks import due_call_tasks, parse_time
-from outreach.errors import (
-    NotConnected,
-    OutreachRejected,
-    OutreachUnavailable,
-    RateLimited,
-    ReconnectRequired,
-)
+from ingress.responses import JSON
+from outreach.call_tasks import due_call_tasks
+from outreach.errors import OutreachError
 from runtime.services import Services
 from schemas.call_tasks import CallTaskPage
 from schemas.connection import ConnectionStatus
+from schemas.times import parse_time
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +41,7 @@ def no_store(handler: Handler) -> Handler:
 @no_store
 @nooks_api
 async def list_call_tasks(request: Request, team_id: str, rep_email: str) -> Response:
-    services: Services = request.app.state.services
+    services: Services = request.state.services
 
     limit = _limit(request.query_params.get("limit"))
     if limit is None:
@@ -70,9 +66,9 @@ async def list_call_tasks(request: Request, team_id: str, rep_email: str) -> Res
 
     status = await services.connections.status(team_id, rep_email)
     if status is ConnectionStatus.NOT_CONNECTED:
-        return _not_connected()
+        raise not_connected()
     if status is ConnectionStatus.NEEDS_RECONNECT:
-        return _needs_reconnect()
+        raise needs_reconnect()
     owner_id = await services.users.mapped_user_id(team_id, rep_email)
     if owner_id is None:
         return error(409, "not_mapped", "the rep is not mapped to an Outreach user in this team (User Mapping)")
@@ -83,30 +79,11 @@ async def list_call_tasks(request: Request, team_id: str, rep_email: str) -> Res
     rep = services.outreach.for_rep(team_id, rep_email)
     try:
         batch = await due_call_tasks(rep, owner_id, due_before, limit, state.position if state else None)
-    except NotConnected:
-        return _not_connected()
-    except ReconnectRequired:
-        return _needs_reconnect()
-    except RateLimited as limited:
-        retry = max(1, math.ceil(limited.retry_after))
-        answer = error(429, "rate_limited", "the rep's Outreach rate budget is spent; retry later",
-                       retry_after_seconds=retry)
-        answer.headers["Retry-After"] = str(retry)
-        return answer
-    except OutreachUnavailable as down:
-        answer = error(502, "outreach_unavailable", "Outreach did not answer usefully; retry later")
-        if down.retry_after:
-            answer.headers["Retry-After"] = str(max(1, math.ceil(down.retry_after)))
-        return answer
-    except OutreachRejected as rejected:
-        if rejected.status == 403 and rejected.error_id == "unauthorizedOauthScope":
-            return error(409, "missing_scope", "the rep's Outreach connection lacks a scope this needs; "
-                                               "the rep must reconnect")
-        # str() carries only the status and Outreach's error id, never its body.
-        return error(502, "outreach_rejected", f"Outreach refused the read ({rejected})")
+    except OutreachError:
+        raise
     except Exception as unexpected:  # a bug: say which, but never an exception text that may quote a record
         log.error("call-tasks read failed with %s", type(unexpected).__name__)
-        return error(500, "internal_error", "the call tasks could not be read")
+        raise ApiError(500, "internal_error", "the call tasks could not be read", headers=NO_STORE) from None
 
     next_cursor = None
     if batch.next is not None:
@@ -132,12 +109,3 @@ def _due_before(raw: str | None) -> datetime | None:
         return parsed.astimezone(UTC) if parsed else None
     except OverflowError:  # e.g. 9999-12-31T23:00:00-05:00
         return None
-
-
-def _not_connected() -> JSON:
-    return error(409, "not_connected", "the rep has not connected Outreach in this team")
-
-
-def _needs_reconnect() -> JSON:
-    return error(409, "needs_reconnect", "the rep's Outreach connection needs reconnecting")
-

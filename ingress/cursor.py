@@ -19,7 +19,8 @@ from typing import Any
 
 import orjson
 
-from outreach.call_tasks import Position, outreach_time, parse_time
+from outreach.call_tasks import Position
+from schemas.times import outreach_time, parse_time
 
 VERSION = 1
 MAX_CURSOR_CHARS = 4096

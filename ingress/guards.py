@@ -8,8 +8,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from ingress.auth import bearer_ok
+from ingress.errors import error
 from ingress.paths import team_and_rep
-from ingress.responses import JSON, error
+from ingress.responses import JSON
 from runtime.services import Services
 
 Handler = Callable[[Request], Awaitable[Response]]
@@ -21,7 +22,7 @@ def nooks_api(handler: RepHandler) -> Handler:
     `handler(request, team_id, rep_email)`; rep_email is "" on team-level routes."""
 
     async def guarded(request: Request) -> Response:
-        services: Services = request.app.state.services
+        services: Services = request.state.services
         if not bearer_ok(request, services.settings.nooks_api_token):
             return error(401, "unauthorized", "a valid bearer token is required")
         ids = team_and_rep(request)

@@ -23,7 +23,7 @@ async def healthz(request: Request) -> Response:
 
 
 async def readyz(request: Request) -> Response:
-    services: Services = request.app.state.services
+    services: Services = request.state.services
     try:
         await services.redis.ping()
     except (RedisError, OSError):
@@ -49,7 +49,7 @@ class _Snapshot(Collector):
 
 
 async def metrics(request: Request) -> Response:
-    services: Services = request.app.state.services
+    services: Services = request.state.services
     try:
         counters = await stats(services.redis)
         gauges = {

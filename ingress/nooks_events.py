@@ -17,10 +17,10 @@ from standardwebhooks.webhooks import WebhookVerificationError
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ingress.responses import JSON, BodyTooLarge, error, read_body
+from ingress.errors import error, fields
+from ingress.responses import JSON, BodyTooLarge, read_body
 from runtime.services import Services
 from schemas.events import CALL_COMPLETED, CallCompletedEvent, EventEnvelope
-from store.queue import EventQueue
 
 log = logging.getLogger("ingress.events")
 
@@ -28,65 +28,57 @@ MAX_BODY_BYTES = 256 * 1024
 MAX_EVENT_ID_LENGTH = 128
 
 
-class NooksEvents:
-    def __init__(self, secret: str) -> None:
-        self._webhook = Webhook(secret)
-        self._queue: EventQueue | None = None
+async def receive(request: Request) -> Response:
+    services: Services = request.state.services
+    try:
+        body = await read_body(request, MAX_BODY_BYTES)
+    except BodyTooLarge:
+        return error(413, "body_too_large", f"event bodies are limited to {MAX_BODY_BYTES // 1024} KiB")
+    event_id = request.headers.get("webhook-id", "")
+    if not event_id or len(event_id) > MAX_EVENT_ID_LENGTH or not event_id.isprintable():
+        return error(401, "bad_signature", "missing or malformed webhook-id header")
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        return error(400, "bad_json", "body is not UTF-8 encoded JSON")
+    problem = _verify(services.nooks_events, text, request)
+    if problem:
+        return error(401, "bad_signature", problem)
+    try:
+        raw = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return error(400, "bad_json", "body is not valid JSON")
+    call: tuple[str, str, str] | None = None
+    try:
+        envelope = EventEnvelope.model_validate(raw)
+        if envelope.type == CALL_COMPLETED:
+            data = CallCompletedEvent.model_validate(raw).data
+            call = (data.team_id, data.call_id, data.rep_email)
+    except ValidationError as invalid:
+        return error(422, "invalid_event", "event does not match the schema", fields=fields(invalid))
+    queued = envelope.type == CALL_COMPLETED
+    try:
+        fresh = await services.queue.accept(event_id, body, queue=queued, call=call)
+        if fresh and not queued:
+            await services.queue.record_ignored(event_id, envelope.type)
+    except RedisError:
+        log.exception("queue write failed for event=%s", event_id)
+        return error(503, "queue_unavailable", "the event could not be stored; retry later")
+    if not fresh:
+        return JSON({"status": "duplicate", "event_id": event_id}, status_code=200)
+    return JSON({"status": "queued" if queued else "ignored", "event_id": event_id}, status_code=202)
 
-    def bind(self, services: Services) -> None:
-        """Attach the queue once the app's lifespan has opened Redis."""
-        self._queue = services.queue
 
-    async def handle(self, request: Request) -> Response:
-        try:
-            body = await read_body(request, MAX_BODY_BYTES)
-        except BodyTooLarge:
-            return error(413, "body_too_large", f"event bodies are limited to {MAX_BODY_BYTES // 1024} KiB")
-        event_id = request.headers.get("webhook-id", "")
-        if not event_id or len(event_id) > MAX_EVENT_ID_LENGTH or not event_id.isprintable():
-            return error(401, "bad_signature", "missing or malformed webhook-id header")
-        try:
-            text = body.decode("utf-8")
-        except UnicodeDecodeError:
-            return error(400, "bad_json", "body is not UTF-8 encoded JSON")
-        problem = self._verify(text, request)
-        if problem:
-            return error(401, "bad_signature", problem)
-        try:
-            raw = orjson.loads(body)
-        except orjson.JSONDecodeError:
-            return error(400, "bad_json", "body is not valid JSON")
-        call: tuple[str, str, str] | None = None
-        try:
-            envelope = EventEnvelope.model_validate(raw)
-            if envelope.type == CALL_COMPLETED:
-                data = CallCompletedEvent.model_validate(raw).data
-                call = (data.team_id, data.call_id, data.rep_email)
-        except ValidationError as invalid:
-            return error(422, "invalid_event", "event does not match the schema", fields=_fields(invalid))
-        queued = envelope.type == CALL_COMPLETED
-        assert self._queue is not None, "NooksEvents used before bind()"
-        try:
-            fresh = await self._queue.accept(event_id, body, queue=queued, call=call)
-            if fresh and not queued:
-                await self._queue.record_ignored(event_id, envelope.type)
-        except RedisError:
-            log.exception("queue write failed for event=%s", event_id)
-            return error(503, "queue_unavailable", "the event could not be stored; retry later")
-        if not fresh:
-            return JSON({"status": "duplicate", "event_id": event_id}, status_code=200)
-        return JSON({"status": "queued" if queued else "ignored", "event_id": event_id}, status_code=202)
-
-    def _verify(self, body: str, request: Request) -> str | None:
-        headers = {name: request.headers.get(name, "") for name in ("webhook-id", "webhook-timestamp",
-                                                                     "webhook-signature")}
-        try:
-            self._webhook.verify(body, headers, json_parse=False)
-        except WebhookVerificationError as failed:
-            return _explain(str(failed))
-        except (ValueError, binascii.Error):  # a signature list the library cannot even split, or bad base64
-            return "malformed webhook-signature header"
-        return None
+def _verify(webhook: Webhook, body: str, request: Request) -> str | None:
+    headers = {name: request.headers.get(name, "") for name in ("webhook-id", "webhook-timestamp",
+                                                                 "webhook-signature")}
+    try:
+        webhook.verify(body, headers, json_parse=False)
+    except WebhookVerificationError as failed:
+        return _explain(str(failed))
+    except (ValueError, binascii.Error):  # a signature list the library cannot even split, or bad base64
+        return "malformed webhook-signature header"
+    return None
 
 
 def _explain(message: str) -> str:
@@ -98,9 +90,3 @@ def _explain(message: str) -> str:
     if "invalid signature headers" in lowered:
         return "malformed webhook-timestamp header"
     return "signature does not match"
-
-
-def _fields(invalid: ValidationError) -> list[dict[str, str]]:
-    """Each bad field by path and problem; input values are left out (they may be personal data)."""
-    return [{"field": ".".join(str(part) for part in item["loc"]) or "(body)", "problem": item["msg"]}
-            for item in invalid.errors(include_url=False, include_input=False)]

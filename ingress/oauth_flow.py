@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
+from ingress import outreach_webhooks
 from ingress.guards import nooks_api
 from ingress.pages import templates
 from ingress.responses import JSON
@@ -29,7 +30,7 @@ def _page(request: Request, status: int, title: str, message: str) -> Response:
 
 @nooks_api
 async def connect_link(request: Request, team_id: str, rep_email: str) -> Response:
-    services: Services = request.app.state.services
+    services: Services = request.state.services
     nonce = await services.links.mint_link(team_id, rep_email)
     expires = datetime.now(UTC) + timedelta(seconds=LINK_TTL_SECONDS)
     return JSON({"url": f"{services.settings.public_base_url}/v1/outreach/oauth/start?link={nonce}",
@@ -37,7 +38,7 @@ async def connect_link(request: Request, team_id: str, rep_email: str) -> Respon
 
 
 async def start(request: Request) -> Response:
-    services: Services = request.app.state.services
+    services: Services = request.state.services
     binding = await services.links.use_link(request.query_params.get("link", ""))
     if binding is None:
         return _page(request, 400, "This link is no longer valid",
@@ -47,7 +48,7 @@ async def start(request: Request) -> Response:
 
 
 async def callback(request: Request) -> Response:
-    services: Services = request.app.state.services
+    services: Services = request.state.services
     params = request.query_params
     binding = await services.links.use_state(params.get("state", ""))
     if binding is None:
@@ -68,7 +69,7 @@ async def callback(request: Request) -> Response:
     await services.connections.save_tokens(team_id, rep_email, tokens)
     mapped = await _sync_and_map(services, team_id, rep_email)
     released = await services.parking.release(team_id, rep_email) if mapped else 0
-    await _after_connect(request, team_id, rep_email)
+    await outreach_webhooks.subscribe_rep(services, team_id, rep_email)
     log.info("rep connected team=%s rep=%s mapped=%s released=%d", team_id, rep_email, mapped, released)
     if not mapped:
         return _page(request, 200, "Outreach connected",
@@ -91,9 +92,3 @@ async def _sync_and_map(services: Services, team_id: str, rep_email: str) -> boo
         return False
     await services.users.map_rep(team_id, rep_email, match.id)
     return True
-
-
-async def _after_connect(request: Request, team_id: str, rep_email: str) -> None:
-    """Hooks other capabilities attach to a new connection (e.g. webhook subscriptions)."""
-    for hook in getattr(request.app.state, "on_connect", []):
-        await hook(team_id, rep_email)

@@ -5,7 +5,7 @@ reduced change is durably queued, 503 when Redis cannot take it. Order: size (41
 `Outreach-Webhook-Id` (401 unknown) → hex HMAC-SHA256 of the raw body with that subscription's secret (401)
 → JSON (400) → lenient reduction (never a 500) → one Lua call that dedupes the event id and queues the job.
 
-Also the connect/disconnect hooks that keep the rep's subscriptions in Outreach (docs/outreach-webhooks.md).
+Also what a rep connecting or disconnecting does to their subscriptions in Outreach (docs/outreach-webhooks.md).
 """
 
 from __future__ import annotations
@@ -20,14 +20,12 @@ from redis.exceptions import RedisError
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ingress.responses import JSON, BodyTooLarge, error, read_body
-from outreach.webhooks import SubscriptionManager
+from ingress.errors import error
+from ingress.responses import JSON, BodyTooLarge, read_body
 from runtime.services import Services
 from schemas.outreach_webhooks import SUBSCRIBED_RESOURCES, parse_delivery, reduce_delivery
-from store.crypto import TokenCipher
-from store.outreach_changes import OutreachInbox
 from store.queue import count
-from store.subscriptions import Subscription, SubscriptionStore
+from store.subscriptions import Subscription
 
 log = logging.getLogger("ingress.outreach_webhooks")
 
@@ -35,7 +33,6 @@ MAX_BODY_BYTES = 256 * 1024
 MAX_HEADER_LENGTH = 128
 SIGNATURE_LENGTH = 64  # hex SHA-256
 UNSUBSCRIBE_TIMEOUT_SECONDS = 5.0
-SYNC_SUBSCRIPTIONS = "sync_subscriptions"
 
 
 def _header_id(value: str) -> str | None:
@@ -49,94 +46,76 @@ def _signature(secret: str, body: bytes) -> str:
     return hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
-class OutreachWebhooks:
-    def __init__(self) -> None:
-        self._services: Services | None = None
-        self._subscriptions: SubscriptionStore | None = None
-        self._inbox: OutreachInbox | None = None
-        self._manager: SubscriptionManager | None = None
+async def receive(request: Request) -> Response:
+    services: Services = request.state.services
+    try:
+        body = await read_body(request, MAX_BODY_BYTES)
+    except BodyTooLarge:
+        return error(413, "body_too_large", f"deliveries are limited to {MAX_BODY_BYTES // 1024} KiB")
+    webhook_id = _header_id(request.headers.get("outreach-webhook-id", ""))
+    if webhook_id is None:
+        return error(401, "unknown_webhook", "missing or malformed Outreach-Webhook-Id header")
+    signature = request.headers.get("outreach-webhook-signature", "").strip().lower()
+    try:
+        candidates = await services.subscriptions.candidates(webhook_id)
+    except RedisError:
+        log.exception("subscription lookup failed webhook=%s", webhook_id)
+        return error(503, "store_unavailable", "the delivery could not be stored; retry later")
+    if not candidates:
+        return error(401, "unknown_webhook", "no subscription with that Outreach-Webhook-Id")
+    if len(signature) != SIGNATURE_LENGTH:
+        return error(401, "bad_signature", "missing or malformed Outreach-Webhook-Signature header")
+    sub = _verify(candidates, body, signature)
+    if sub is None:
+        return error(401, "bad_signature", "signature does not match")
+    try:
+        raw = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return error(400, "bad_json", "body is not valid JSON (signature was valid)")
+    # No Event-Id header: the body's HMAC (= the verified signature) stands in, so a byte-identical
+    # re-delivery is still recognised.
+    event_id = _header_id(request.headers.get("outreach-webhook-event-id", "")) or f"sig-{signature}"
+    parsed = parse_delivery(raw)
+    change = reduce_delivery(parsed, team_id=sub.team_id, rep_email=sub.rep_email, webhook_id=webhook_id,
+                             event_id=event_id, received_at=int(time.time() * 1000))
+    wanted = change is not None and change.resource in SUBSCRIBED_RESOURCES
+    try:
+        fresh = await services.inbox.accept(sub.team_id, event_id,
+                                            change.model_dump(mode="json") if wanted and change else None)
+        if fresh and not wanted:
+            await count(services.redis, "outreach_webhooks_ignored")
+    except RedisError:
+        log.exception("queue write failed webhook=%s event=%s", webhook_id, event_id)
+        return error(503, "queue_unavailable", "the delivery could not be stored; retry later")
+    if not fresh:
+        return JSON({"status": "duplicate", "event_id": event_id}, status_code=200)
+    return JSON({"status": "queued" if wanted else "ignored", "event_id": event_id}, status_code=202)
 
-    def bind(self, services: Services) -> None:
-        """Attach Redis and the Outreach client once the app's lifespan has opened them."""
-        self._services = services
-        self._subscriptions = SubscriptionStore(services.redis,
-                                                TokenCipher(services.settings.token_encryption_keys))
-        self._inbox = OutreachInbox(services.redis)
-        self._manager = SubscriptionManager(services.redis, services.outreach, self._subscriptions,
-                                            services.users, services.settings.webhook_target_url)
 
-    # --- deliveries -----------------------------------------------------------------------------------
-    async def handle(self, request: Request) -> Response:
-        assert self._subscriptions is not None and self._inbox is not None and self._services is not None
-        try:
-            body = await read_body(request, MAX_BODY_BYTES)
-        except BodyTooLarge:
-            return error(413, "body_too_large", f"deliveries are limited to {MAX_BODY_BYTES // 1024} KiB")
-        webhook_id = _header_id(request.headers.get("outreach-webhook-id", ""))
-        if webhook_id is None:
-            return error(401, "unknown_webhook", "missing or malformed Outreach-Webhook-Id header")
-        signature = request.headers.get("outreach-webhook-signature", "").strip().lower()
-        try:
-            candidates = await self._subscriptions.candidates(webhook_id)
-        except RedisError:
-            log.exception("subscription lookup failed webhook=%s", webhook_id)
-            return error(503, "store_unavailable", "the delivery could not be stored; retry later")
-        if not candidates:
-            return error(401, "unknown_webhook", "no subscription with that Outreach-Webhook-Id")
-        if len(signature) != SIGNATURE_LENGTH:
-            return error(401, "bad_signature", "missing or malformed Outreach-Webhook-Signature header")
-        sub = self._verify(candidates, body, signature)
-        if sub is None:
-            return error(401, "bad_signature", "signature does not match")
-        try:
-            raw = orjson.loads(body)
-        except orjson.JSONDecodeError:
-            return error(400, "bad_json", "body is not valid JSON (signature was valid)")
-        # No Event-Id header: the body's HMAC (= the verified signature) stands in, so a byte-identical
-        # re-delivery is still recognised.
-        event_id = _header_id(request.headers.get("outreach-webhook-event-id", "")) or f"sig-{signature}"
-        parsed = parse_delivery(raw)
-        change = reduce_delivery(parsed, team_id=sub.team_id, rep_email=sub.rep_email, webhook_id=webhook_id,
-                                 event_id=event_id, received_at=int(time.time() * 1000))
-        wanted = change is not None and change.resource in SUBSCRIBED_RESOURCES
-        try:
-            fresh = await self._inbox.accept(sub.team_id, event_id,
-                                             change.model_dump(mode="json") if wanted and change else None)
-            if fresh and not wanted:
-                await count(self._services.redis, "outreach_webhooks_ignored")
-        except RedisError:
-            log.exception("queue write failed webhook=%s event=%s", webhook_id, event_id)
-            return error(503, "queue_unavailable", "the delivery could not be stored; retry later")
-        if not fresh:
-            return JSON({"status": "duplicate", "event_id": event_id}, status_code=200)
-        return JSON({"status": "queued" if wanted else "ignored", "event_id": event_id}, status_code=202)
+def _verify(candidates: list[Subscription], body: bytes, signature: str) -> Subscription | None:
+    for sub in candidates:
+        if hmac.compare_digest(_signature(sub.secret, body), signature):
+            return sub
+    return None
 
-    @staticmethod
-    def _verify(candidates: list[Subscription], body: bytes, signature: str) -> Subscription | None:
-        for sub in candidates:
-            if hmac.compare_digest(_signature(sub.secret, body), signature):
-                return sub
-        return None
 
-    # --- connection hooks ------------------------------------------------------------------------------
-    async def on_connect(self, team_id: str, rep_email: str) -> None:
-        """Subscribe (or repair) in the background: the rep's browser is waiting on this callback."""
-        assert self._inbox is not None
-        try:
-            await self._inbox.enqueue(f"subs:{team_id}:{rep_email}:{int(time.time() * 1000)}",
-                                      SYNC_SUBSCRIPTIONS, [team_id, rep_email])
-        except RedisError:
-            log.warning("could not queue the webhook subscription job team=%s rep=%s (the repair cron will)",
-                        team_id, rep_email)
+# --- a rep connects or disconnects --------------------------------------------------------------------------
+async def subscribe_rep(services: Services, team_id: str, rep_email: str) -> None:
+    """Subscribe (or repair) in the background: the rep's browser is waiting on the OAuth callback."""
+    try:
+        await services.inbox.queue_subscription_sync(team_id, rep_email)
+    except RedisError:
+        log.warning("could not queue the webhook subscription job team=%s rep=%s (the repair cron will)",
+                    team_id, rep_email)
 
-    async def on_disconnect(self, team_id: str, rep_email: str) -> None:
-        """Runs before the tokens are deleted: remove the subscriptions here and, best effort, in Outreach."""
-        assert self._manager is not None and self._inbox is not None
-        try:
-            deleted = await self._manager.unsubscribe(team_id, rep_email, UNSUBSCRIBE_TIMEOUT_SECONDS)
-            await self._inbox.forget_rep(team_id, rep_email)
-        except Exception as failed:  # a disconnect must always complete
-            log.warning("webhook unsubscribe failed team=%s rep=%s error=%s", team_id, rep_email,
-                        type(failed).__name__)
-            return
-        log.info("webhooks unsubscribed team=%s rep=%s deleted=%d", team_id, rep_email, deleted)
+
+async def unsubscribe_rep(services: Services, team_id: str, rep_email: str) -> None:
+    """Runs before the tokens are deleted: remove the subscriptions here and, best effort, in Outreach."""
+    try:
+        deleted = await services.webhooks.unsubscribe(team_id, rep_email, UNSUBSCRIBE_TIMEOUT_SECONDS)
+        await services.inbox.forget_rep(team_id, rep_email)
+    except Exception as failed:  # a disconnect must always complete
+        log.warning("webhook unsubscribe failed team=%s rep=%s error=%s", team_id, rep_email,
+                    type(failed).__name__)
+        return
+    log.info("webhooks unsubscribed team=%s rep=%s deleted=%d", team_id, rep_email, deleted)

@@ -6,7 +6,8 @@ import re
 
 from starlette.requests import Request
 
-from ingress.responses import JSON, error
+from ingress.errors import error
+from ingress.responses import JSON
 
 TEAM_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 EMAIL = re.compile(r"^[^@\s/]{1,64}@[^@\s/]{1,189}$")

@@ -7,18 +7,19 @@ from pydantic import ValidationError
 from starlette.requests import Request
 from starlette.responses import Response
 
+from ingress import outreach_webhooks
+from ingress.errors import error, fields
 from ingress.guards import nooks_api
-from ingress.responses import JSON, BodyTooLarge, error, read_body
+from ingress.responses import JSON, BodyTooLarge, read_body
 from runtime.services import Services
 from schemas.connection import ConnectionStatus, ConnectionView, UserMappingIn
 
 
 @nooks_api
 async def connection(request: Request, team_id: str, rep_email: str) -> Response:
-    services: Services = request.app.state.services
+    services: Services = request.state.services
     if request.method == "DELETE":
-        for hook in getattr(request.app.state, "on_disconnect", []):
-            await hook(team_id, rep_email)
+        await outreach_webhooks.unsubscribe_rep(services, team_id, rep_email)
         await services.connections.delete(team_id, rep_email)
         return JSON({"status": ConnectionStatus.NOT_CONNECTED.value})
     view = ConnectionView(
@@ -32,7 +33,7 @@ async def connection(request: Request, team_id: str, rep_email: str) -> Response
 
 @nooks_api
 async def list_mappings(request: Request, team_id: str, _: str) -> Response:
-    services: Services = request.app.state.services
+    services: Services = request.state.services
     entries = await services.users.mappings(team_id)
     users = await services.users.users(team_id)
     return JSON({
@@ -43,7 +44,7 @@ async def list_mappings(request: Request, team_id: str, _: str) -> Response:
 
 @nooks_api
 async def put_mapping(request: Request, team_id: str, rep_email: str) -> Response:
-    services: Services = request.app.state.services
+    services: Services = request.state.services
     try:
         body = await read_body(request, 4096)
         mapping = UserMappingIn.model_validate(orjson.loads(body))
@@ -52,9 +53,8 @@ async def put_mapping(request: Request, team_id: str, rep_email: str) -> Respons
     except orjson.JSONDecodeError:
         return error(400, "bad_json", "body is not valid JSON")
     except ValidationError as invalid:
-        fields = [{"field": ".".join(map(str, e["loc"])) or "(body)", "problem": e["msg"]}
-                  for e in invalid.errors(include_url=False, include_input=False)]
-        return error(422, "invalid_mapping", 'expected {"outreach_user_id": <positive integer>}', fields=fields)
+        return error(422, "invalid_mapping", 'expected {"outreach_user_id": <positive integer>}',
+                     fields=fields(invalid))
     known = await services.users.users(team_id)
     if known and mapping.outreach_user_id not in known:
         return error(422, "unknown_outreach_user",

@@ -1,4 +1,4 @@
-"""JSON answers and errors in one shape: {"error": {"code", "message", "fields"?}}."""
+"""JSON answers (orjson) and a size-capped body read. Error answers: ingress/errors.py."""
 
 from __future__ import annotations
 
@@ -13,10 +13,6 @@ class JSON(Response):
 
     def render(self, content: Any) -> bytes:
         return orjson.dumps(content)
-
-
-def error(status: int, code: str, message: str, **extra: Any) -> JSON:
-    return JSON({"error": {"code": code, "message": message, **extra}}, status_code=status)
 
 
 class BodyTooLarge(Exception):

@@ -9,7 +9,7 @@ last task already returned from it.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from pydantic import ValidationError
@@ -18,6 +18,7 @@ from outreach.client import Params, RepSession
 from outreach.errors import OutreachUnavailable
 from schemas.call_tasks import CallTask, Named, Phone, Prospect
 from schemas.outreach import Collection, Resource
+from schemas.times import format_time, outreach_time, parse_time
 
 MAX_OUTREACH_PAGES = 10  # per request: a page of ours may come back short (even empty) with a cursor to go on
 MAX_PAGE_SIZE = 1000  # Outreach's own ceiling for page[size]
@@ -237,29 +238,6 @@ def named(included: Included, kind: str, record_id: int | None, *name_attrs: str
     if record is not None:
         name = next((text for attr in name_attrs if (text := _text(record.attributes.get(attr)))), None)
     return Named(id=record_id, name=name)
-
-
-def outreach_time(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
-
-
-def parse_time(value: object) -> datetime | None:
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
-def format_time(value: object) -> str | None:
-    parsed = parse_time(value)
-    if parsed is None:
-        return _text(value)
-    utc = parsed.astimezone(UTC)
-    text = utc.isoformat(timespec="milliseconds" if utc.microsecond else "seconds")
-    return text.replace("+00:00", "Z")
 
 
 def _type_rank(kind: str) -> int:

@@ -1,4 +1,6 @@
-"""One bundle of long-lived resources per process, opened at start and closed at stop."""
+"""The composition root: every long-lived object of a process, built once here when it starts (the web app's
+lifespan, the worker's startup), handed to handlers as `request.state.services` and to jobs as
+`ctx["services"]`, and closed when it stops. Nothing else constructs stores, ciphers or clients."""
 
 from __future__ import annotations
 
@@ -7,22 +9,26 @@ from dataclasses import dataclass
 
 import aiohttp
 from redis.asyncio import Redis
+from standardwebhooks import Webhook
 
 from outreach.client import OutreachClient
 from outreach.tokens import TokenManager
+from outreach.webhooks import SubscriptionManager
 from schemas.settings import Settings
 from store.calls import CallLedger
 from store.connections import ConnectionStore
 from store.crypto import TokenCipher
 from store.dead_letters import DeadLetters
 from store.links import LinkStore
+from store.outreach_changes import OutreachInbox
 from store.parking import ParkingLot
 from store.queue import EventQueue
 from store.redis import connect
+from store.subscriptions import SubscriptionStore
 from store.users import UserDirectory
 
 # Concurrent sockets to Outreach per process (opened only as needed). A log_call job has up to 4 requests in
-# flight at once: at 256, jobs queued for a socket once Outreach took 200 ms (202 vs 231 calls/s, docs/tuning.md).
+# flight at once, so a pool much smaller than the jobs in flight queues them for a socket (docs/tuning.md).
 OUTREACH_CONNECTIONS = int(os.environ.get("OUTREACH_CONNECTIONS") or 800)
 
 
@@ -40,6 +46,10 @@ class Services:
     links: LinkStore
     tokens: TokenManager
     outreach: OutreachClient
+    nooks_events: Webhook  # verifies events from Nooks (NOOKS_EVENTS_SECRET)
+    subscriptions: SubscriptionStore  # Outreach webhook subscriptions and their secrets
+    inbox: OutreachInbox  # Outreach changes on their way to the dialer
+    webhooks: SubscriptionManager  # keeps each rep's subscriptions in Outreach
 
     @classmethod
     def open(cls, settings: Settings, redis: Redis | None = None) -> Services:
@@ -51,22 +61,30 @@ class Services:
             cookie_jar=aiohttp.DummyCookieJar(),
             raise_for_status=False,
         )
-        connections = ConnectionStore(redis, TokenCipher(settings.token_encryption_keys))
+        cipher = TokenCipher(settings.token_encryption_keys)
+        connections = ConnectionStore(redis, cipher)
         queue = EventQueue(redis)
         tokens = TokenManager(redis, connections, http, settings)
+        users = UserDirectory(redis)
+        outreach = OutreachClient(http, tokens, settings.outreach_api_url)
+        subscriptions = SubscriptionStore(redis, cipher)
         return cls(
             settings=settings,
             redis=redis,
             http=http,
             connections=connections,
-            users=UserDirectory(redis),
+            users=users,
             queue=queue,
             parking=ParkingLot(redis, queue),
             dead_letters=DeadLetters(redis, queue),
             calls=CallLedger(redis),
             links=LinkStore(redis),
             tokens=tokens,
-            outreach=OutreachClient(http, tokens, settings.outreach_api_url),
+            outreach=outreach,
+            nooks_events=Webhook(settings.nooks_events_secret),
+            subscriptions=subscriptions,
+            inbox=OutreachInbox(redis),
+            webhooks=SubscriptionManager(redis, outreach, subscriptions, users, settings.webhook_target_url),
         )
 
     async def close(self) -> None:

@@ -20,9 +20,12 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from schemas.outreach_resources import FOLLOWED
+from schemas.times import normalize_timestamp
+
 # What the service subscribes to, and what it does with each resource.
 SUBSCRIBED_RESOURCES = ("task", "prospect", "sequenceState", "call", "user")
-NOTIFY_RESOURCES = ("task", "prospect", "sequenceState", "call")
+NOTIFY_RESOURCES = tuple(FOLLOWED)
 USER_RESOURCE = "user"
 USER_EVENTS = frozenset({"created", "updated"})
 
@@ -132,18 +135,6 @@ def parse_delivery(raw: Any) -> ParsedDelivery:
         updated_at=updated_at,
         delivered_at=_timestamp(meta.get("deliveredAt")),
     )
-
-
-def normalize_timestamp(value: str) -> str:
-    """The same instant written two ways (`Z`, `+00:00`, other offsets) gives the same string."""
-    try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return value
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    moment = moment.astimezone(UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
 def _digest(*parts: str) -> str:

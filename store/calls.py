@@ -1,13 +1,15 @@
 """The exactly-once record of each Nooks call: call_id → Outreach call id, and whether all is done.
 
-A `log_call` job touches Redis three times: `begin` (which also reads the queued event when the job names its
+A `log_call` job touches Redis three times: `claim` (which also reads the queued event when the job names its
 call) and `complete` are one Lua script each (one command to pack and one reply to parse, instead of a pipeline
 of six or seven: docs/tuning.md), and `record_call` is a single HSET.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
 
 from redis.asyncio import Redis
 
@@ -44,59 +46,69 @@ return 1
 """
 
 
-@dataclass(frozen=True)
-class CallState:
-    outreach_call_id: int | None
-    done: bool
-    first_attempt: bool  # no job ever began on this call_id before, so none can have written it to Outreach
+class CallClaim:
+    """One job's hold on a call: what it needs to know before touching Outreach, read in one round trip under
+    the call's lock (when `locked`; another worker holds the call otherwise), and the two writes it may make.
+    Made by `CallLedger.claim`, which releases the lock on the way out unless `complete` already did."""
 
+    def __init__(self, ledger: CallLedger, ids: tuple[str, str, str], lock: Lock, reply: list[Any]) -> None:
+        self.ids = ids  # team id, call id, rep email
+        self._ledger, self._lock, self._completed = ledger, lock, False
+        locked, call_id_raw, done, attempts, status, sealed, mapped, event = reply  # Lua's false arrives as None
+        self.locked: bool = locked == 1
+        self.outreach_call_id: int | None = int(call_id_raw) if call_id_raw else None
+        self.done: bool = done == b"1"
+        # No job ever began on this call_id before, so none can have written it to Outreach.
+        self.first_attempt: bool = attempts == 1
+        self.status = ConnectionStatus(status.decode()) if status else ConnectionStatus.NOT_CONNECTED
+        self.outreach_user_id: int | None = int(mapped) if mapped else None
+        self.sealed_tokens: bytes | None = sealed  # the rep's tokens as stored (encrypted): saves a round trip
+        self.event_body: bytes | None = event  # the queued event, when the claim was asked for it
 
-@dataclass(frozen=True)
-class JobStart:
-    """What a `log_call` job needs to know before touching Outreach, read in one round trip."""
+    async def record_call(self, outreach_call_id: int) -> None:
+        """The Outreach call exists: remember its id at once (before anything else can fail)."""
+        await self._ledger.record_call(self.ids[0], self.ids[1], outreach_call_id)
+        self.outreach_call_id = outreach_call_id
 
-    locked: bool
-    state: CallState
-    status: ConnectionStatus
-    outreach_user_id: int | None
-    sealed_tokens: bytes | None  # the rep's tokens as stored (encrypted): read here to save a round trip
-    event_body: bytes | None = None  # the queued event, when `begin` was asked for it (None: gone, or not asked)
+    async def complete(self, event_id: str) -> None:
+        """Mark the call done, drop its event, count it and release the lock: one round trip."""
+        team_id, call_id, _ = self.ids
+        await self._ledger.complete_script(
+            keys=[keys.call_state(team_id, call_id), keys.event(event_id), keys.STATS, self._lock.key],
+            args=[self._lock.token],
+        )
+        self._completed = True
+
+    async def _release(self) -> None:
+        if self.locked and not self._completed:
+            await self._lock.release()
 
 
 class CallLedger:
     def __init__(self, redis: Redis) -> None:
         self._redis = redis
         self._begin = redis.register_script(_BEGIN)
-        self._complete = redis.register_script(_COMPLETE)
+        self.complete_script = redis.register_script(_COMPLETE)
 
-    async def begin(self, team_id: str, call_id: str, rep_email: str, lock: Lock, *, event_id: str | None = None
-                    ) -> JobStart:
-        """Take the call's lock, count the attempt and read what the job needs (with `event_id`, the queued event
-        too): one round trip."""
+    @asynccontextmanager
+    async def claim(self, team_id: str, call_id: str, rep_email: str, *, lock_ms: int,
+                    event_id: str | None = None) -> AsyncIterator[CallClaim]:
+        """Take the call's lock (for at most `lock_ms`), count the attempt and read what the job needs (with
+        `event_id`, the queued event too): one round trip. The lock is released when the block ends, however it
+        ends (`complete` releases it itself)."""
+        lock = Lock(self._redis, keys.call_lock(team_id, call_id), lock_ms)
         call_keys = [lock.key, keys.call_state(team_id, call_id), keys.connection(team_id, rep_email),
                      keys.mapping(team_id)]
         reply = await self._begin(
             keys=call_keys if event_id is None else [*call_keys, keys.event(event_id)],
             args=[lock.token, lock.ttl_ms, CALL_STATE_TTL_SECONDS, rep_email],
         )
-        locked, call_id_raw, done, attempts, status, sealed, mapped, event = reply  # Lua's false arrives as None
-        return JobStart(
-            locked=locked == 1,
-            state=CallState(outreach_call_id=int(call_id_raw) if call_id_raw else None, done=done == b"1",
-                            first_attempt=attempts == 1),
-            status=ConnectionStatus(status.decode()) if status else ConnectionStatus.NOT_CONNECTED,
-            outreach_user_id=int(mapped) if mapped else None,
-            sealed_tokens=sealed,
-            event_body=event,
-        )
+        claim = CallClaim(self, (team_id, call_id, rep_email), lock, reply)
+        try:
+            yield claim
+        finally:
+            await claim._release()
 
     async def record_call(self, team_id: str, call_id: str, outreach_call_id: int) -> None:
-        # `begin` already gave the entry its expiry.
+        # `claim` already gave the entry its expiry.
         await self._redis.hset(keys.call_state(team_id, call_id), "outreach_call_id", str(outreach_call_id))
-
-    async def complete(self, team_id: str, call_id: str, event_id: str, lock: Lock) -> None:
-        """Mark the call done, drop its event, count it and release the call's lock: one round trip."""
-        await self._complete(
-            keys=[keys.call_state(team_id, call_id), keys.event(event_id), keys.STATS, lock.key],
-            args=[lock.token],
-        )

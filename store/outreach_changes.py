@@ -10,10 +10,9 @@ from typing import Any
 
 from redis.asyncio import Redis
 
-from store import keys
+from store import jobs, keys
 from store.queue import JobWriter
 
-OUTREACH_CHANGE = "outreach_change"
 SEEN_TTL_SECONDS = 7 * 24 * 3600
 CLAIM_TTL_SECONDS = 7 * 24 * 3600
 
@@ -37,13 +36,19 @@ class OutreachInbox:
 
     async def accept(self, team_id: str, event_id: str, change: dict[str, Any] | None) -> bool:
         """One round trip: dedupe the event id and queue `outreach_change(change)`. False for a repeat."""
-        job_id = f"ohk:{team_id}:{event_id}" if change is not None else ""
+        job_id = jobs.webhook_change_id(team_id, event_id) if change is not None else ""
         return await self._jobs.accept_once(keys.outreach_seen(team_id, event_id), SEEN_TTL_SECONDS,
-                                            OUTREACH_CHANGE, [change], job_id)
+                                            jobs.OUTREACH_CHANGE, [change], job_id)
 
-    async def enqueue(self, job_id: str, function: str, args: list[Any], *, delay_ms: int = 0) -> bool:
-        """Queue an arq job (JSON, ids only) unless one with this id is already queued."""
-        return await self._jobs.enqueue(job_id, function, args, delay_ms=delay_ms, only_new=True)
+    async def queue_reconciled(self, change_key: str, change: dict[str, Any]) -> bool:
+        """Queue `outreach_change(change)` for a change reconciliation found, unless it is already queued."""
+        return await self._jobs.enqueue(jobs.reconciled_change_id(change_key), jobs.OUTREACH_CHANGE, [change],
+                                        only_new=True)
+
+    async def queue_subscription_sync(self, team_id: str, rep_email: str) -> bool:
+        """Queue `sync_subscriptions` for a rep who just connected."""
+        job_id = jobs.sync_subscriptions_id(team_id, rep_email, int(time.time() * 1000))
+        return await self._jobs.enqueue(job_id, jobs.SYNC_SUBSCRIPTIONS, [team_id, rep_email], only_new=True)
 
     async def claim(self, change_key: str, job_id: str) -> bool:
         """True when `job_id` is the one to notify the dialer of this change."""

@@ -15,38 +15,33 @@ from typing import Any
 import orjson
 from redis.asyncio import Redis
 
-from store import keys
+from runtime.arq_internals import job_payload, job_ttl_ms
+from store import jobs, keys
 
-LOG_CALL = "log_call"
 SEEN_TTL_SECONDS = 7 * 24 * 3600
 
 # Dedupe and queue in one round trip. KEYS: seen, job, result, retry, queue, body.
-# ARGV: job payload, score, job id, seen ttl, body. An empty job id only records the dedupe key (accepted,
+# ARGV: job payload, score, job id, seen ttl, body, job ttl (ms). An empty job id only records the dedupe key (accepted,
 # nothing to do); an empty body stores none (the job carries what it needs).
 _ACCEPT = """
 if redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[4]) == false then return 0 end
 if ARGV[3] == '' then return 1 end
 if ARGV[5] ~= '' then redis.call('SET', KEYS[6], ARGV[5]) end
 redis.call('DEL', KEYS[3], KEYS[4])
-redis.call('SET', KEYS[2], ARGV[1])
+redis.call('SET', KEYS[2], ARGV[1], 'PX', ARGV[6])
 redis.call('ZADD', KEYS[5], ARGV[2], ARGV[3])
 return 1
 """
 
 # Queue a job. KEYS: job, queue, guard. ARGV: payload, score, job id, mode: 'guard' = only while the guard key
-# exists (e.g. the stored event), 'new' = only when no job with this id is waiting.
+# exists (e.g. the stored event), 'new' = only when no job with this id is waiting; job ttl (ms).
 _ENQUEUE = """
 if ARGV[4] == 'guard' and redis.call('EXISTS', KEYS[3]) == 0 then return 0 end
 if ARGV[4] == 'new' and redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-redis.call('SET', KEYS[1], ARGV[1])
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[5])
 redis.call('ZADD', KEYS[2], ARGV[2], ARGV[3])
 return 1
 """
-
-
-def job_payload(function: str, args: list[Any], enqueue_ms: int) -> bytes:
-    """A job exactly as arq's own serializer would write it, in JSON."""
-    return orjson.dumps({"t": None, "f": function, "a": args, "k": {}, "et": enqueue_ms})
 
 
 class JobWriter:
@@ -65,30 +60,20 @@ class JobWriter:
         result = await self._accept(
             keys=[seen_key, keys.ARQ_JOB + job_id, keys.ARQ_RESULT + job_id, keys.ARQ_RETRY + job_id, keys.QUEUE,
                   body_key or seen_key],
-            args=[payload, now_ms, job_id, seen_ttl, body],
+            args=[payload, now_ms, job_id, seen_ttl, body, job_ttl_ms(now_ms, now_ms)],
         )
         return bool(result)
 
-    async def enqueue(self, job_id: str, function: str, args: list[Any], *, delay_ms: int = 0,
-                      while_exists: str = "", only_new: bool = False) -> bool:
+    async def enqueue(self, job_id: str, function: str, args: list[Any], *, while_exists: str = "",
+                      only_new: bool = False) -> bool:
         """Queue a job; with `while_exists`, only if that key exists; with `only_new`, only if no job with this
         id is waiting. True when queued."""
         now_ms = int(time.time() * 1000)
         mode = "guard" if while_exists else "new" if only_new else ""
         result = await self._enqueue(keys=[keys.ARQ_JOB + job_id, keys.QUEUE, while_exists or keys.QUEUE],
-                                     args=[job_payload(function, args, now_ms), now_ms + delay_ms, job_id, mode])
+                                     args=[job_payload(function, args, now_ms), now_ms, job_id, mode,
+                                           job_ttl_ms(now_ms, now_ms)])
         return bool(result)
-
-
-def serialize(data: dict[str, Any]) -> bytes:
-    return orjson.dumps(data)
-
-
-def deserialize(raw: bytes) -> dict[str, Any]:
-    value = orjson.loads(raw)
-    if not isinstance(value, dict):
-        raise ValueError("job is not a JSON object")
-    return value
 
 
 class EventQueue:
@@ -104,15 +89,14 @@ class EventQueue:
         only the dedupe key is written (events we record as ignored).
         """
         args: list[Any] = [event_id] if call is None else [event_id, list(call)]
-        return await self._jobs.accept_once(keys.seen_event(event_id), SEEN_TTL_SECONDS, LOG_CALL, args,
-                                            event_id if queue else "", body_key=keys.event(event_id), body=body)
+        return await self._jobs.accept_once(keys.seen_event(event_id), SEEN_TTL_SECONDS, jobs.LOG_CALL, args,
+                                            jobs.log_call_id(event_id) if queue else "",
+                                            body_key=keys.event(event_id), body=body)
 
-    async def requeue(self, event_id: str, *, delay_ms: int = 0) -> bool:
-        """Queue a stored event again (parked or dead-lettered). A fresh job id keeps arq's bookkeeping of
-        the earlier run from touching the new one."""
-        job_id = f"{event_id}@{int(time.time() * 1000)}"
-        return await self._jobs.enqueue(job_id, LOG_CALL, [event_id], while_exists=keys.event(event_id),
-                                        delay_ms=delay_ms)
+    async def requeue(self, event_id: str) -> bool:
+        """Queue a stored event again (parked or dead-lettered), while it is still stored."""
+        job_id = jobs.requeued_call_id(event_id, int(time.time() * 1000))
+        return await self._jobs.enqueue(job_id, jobs.LOG_CALL, [event_id], while_exists=keys.event(event_id))
 
     async def event_body(self, event_id: str) -> bytes | None:
         raw: bytes | None = await self._redis.get(keys.event(event_id))

@@ -16,6 +16,8 @@ from cryptography.fernet import Fernet
 from redis.asyncio import Redis
 
 from ingress.app import create_app
+from runtime.arq_internals import ClaimingWorker as Worker
+from runtime.arq_internals import create_worker
 from runtime.embedded_redis import EmbeddedRedis, free_port, start_redis
 from sandbox.client import SandboxControl
 from sandbox.server import RunningSandbox, start_sandbox_in_thread
@@ -25,7 +27,6 @@ from tests.support.nooks import EVENTS_SECRET
 from tests.support.notify import NOTIFY_SECRET, NotifyReceiver, start_receiver
 from tests.support.service import Service
 from workers.settings import WorkerSettings
-from workers.worker import Worker, create_worker
 
 API_TOKEN = "nooks-api-token-for-tests"
 OPS = ("ops", "ops-password-for-tests")
@@ -124,7 +125,7 @@ async def _serve(settings: Settings, port: int) -> tuple[uvicorn.Server, asyncio
 
 
 def make_worker(settings: Settings) -> Worker:
-    return create_worker(redis_settings=WorkerSettings.redis_settings_for(settings.redis_url),
+    return create_worker(WorkerSettings, redis_settings=WorkerSettings.redis_settings_for(settings.redis_url),
                          ctx={"settings": settings}, handle_signals=False, poll_delay=0.02)
 
 

@@ -7,11 +7,11 @@ import gc
 import logging
 import os
 
+from runtime.arq_internals import create_worker, quiet_job_lines
 from schemas.settings import load_settings
-from workers.logs import quiet_call_job_lines
+from store import jobs
 from workers.settings import WorkerSettings
 from workers.tuning import GC_GEN0_THRESHOLD
-from workers.worker import create_worker
 
 
 def main() -> None:
@@ -23,13 +23,14 @@ def main() -> None:
     logging.logThreads = False
     logging.logProcesses = False
     logging.logMultiprocessing = False
-    quiet_call_job_lines()
+    # arq's start and success lines of log_call say what its own line says (one line per call, docs/tuning.md).
+    quiet_job_lines(jobs.LOG_CALL)
     if os.environ.get("WORKER_UVLOOP", "1") != "0":
         # The loop uvicorn already gives the web process; arq would otherwise run on asyncio's own (docs/tuning.md).
         import uvloop
 
         asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
-    worker = create_worker(redis_settings=WorkerSettings.redis_settings_for(settings.redis_url),
+    worker = create_worker(WorkerSettings, redis_settings=WorkerSettings.redis_settings_for(settings.redis_url),
                            ctx={"settings": settings})
     _, gen1, gen2 = gc.get_threshold()
     gc.set_threshold(GC_GEN0_THRESHOLD, gen1, gen2)

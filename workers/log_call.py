@@ -8,13 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 import time
 import traceback
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any
 
-from arq import Retry
 from pydantic import ValidationError
 
 from outreach import api
@@ -30,17 +28,15 @@ from runtime.services import Services
 from schemas.connection import ConnectionStatus
 from schemas.events import CallCompletedEvent, CallData
 from schemas.ops import DeadLetter, Flag
-from store import keys
-from store.calls import JobStart
-from store.locks import Lock
+from store.calls import CallClaim
 from store.queue import count
+from workers import retry
 from workers.mapping import Links, call_attributes, call_relationships, dialed_number, e164
 from workers.parking import rep_is_ready
 from workers.tuning import JOB_BUDGET, JOB_TIMEOUT
 
 log = logging.getLogger("workers.log_call")
 
-MAX_ATTEMPTS = 12  # about an hour of backoff before an operator is asked to look
 # Of the task, only what the call needs (sparse fieldset: attributes and relationships alike, as call_tasks.py
 # reads them): less of Outreach's data crosses into the job, and less JSON to parse.
 TASK_FIELDS: Params = {"fields[task]": "state,prospect,sequence,sequenceState,sequenceStep"}
@@ -59,95 +55,19 @@ class CallBusy(Exception):
     """Another worker holds this call_id right now."""
 
 
-@dataclass(frozen=True)
-class Begun:
-    """A call's start (lock taken or not, ledger, connection, mapping), read together with its queued event."""
-
-    ids: tuple[str, str, str]  # team id, call id, rep email, as the job named them
-    lock: Lock
-    start: JobStart
-
-    async def abandon(self) -> None:
-        if self.start.locked:
-            await self.lock.release()
-
-
 async def log_call(ctx: dict[str, Any], event_id: str, call_ids: Any = None) -> dict[str, Any]:
     """`call_ids`: [team id, call id, rep email] as ingress validated them (jobs queued again by parking or an
-    operator carry none): the event is then read in the same round trip as the call's start."""
-    services: Services = ctx["services"]
-    attempt = int(ctx.get("job_try") or 1)
+    operator carry none): the event is then read in the same round trip as the call's claim."""
     enqueued = ctx.get("enqueue_time")
-    queued_s = max(time.time() - enqueued.timestamp(), 0.0) if enqueued else 0.0
-    body, begun = await _read_event(services, event_id, _ids(call_ids))
-    if body is None:
-        if begun is not None:
-            await begun.abandon()
-        log.info("gone event=%s (already logged, or removed by an operator)", event_id)
-        return {"status": "gone", "event_id": event_id}
-    try:
-        event = CallCompletedEvent.model_validate_json(body)
-    except ValidationError:
-        if begun is not None:
-            await begun.abandon()
-        await _dead_letter(services, event_id, None, "stored event does not match the schema", attempt)
-        return {"status": "dead_lettered", "event_id": event_id}
-    call = event.data
-    if begun is not None and begun.ids != (call.team_id, call.call_id, call.rep_email):
-        # A job not written by our ingress: trust the event, and begin again from it.
-        await begun.abandon()
-        begun = None
-    try:
-        async with asyncio.timeout(JOB_BUDGET):
-            return await CallLogger(services, event_id, call, attempt, queued_s, begun).run()
-    except (Park, ReconnectRequired, NotConnected) as blocked:
-        reason = _park_reason(blocked)
-        await services.parking.park(call.team_id, call.rep_email, event_id, reason)
-        log.info("parked event=%s reason=%s", event_id, reason)
-        if await rep_is_ready(services, call.team_id, call.rep_email):
-            # The rep connected (or was mapped) while we were deciding: release now, not at the next sweep.
-            await services.parking.release(call.team_id, call.rep_email)
-        return {"status": "parked", "event_id": event_id, "reason": reason}
-    except RateLimited as limited:
-        await count(services.redis, "retries_rate_limited")
-        raise Retry(defer=limited.retry_after + random.uniform(0, 2)) from None  # noqa: S311
-    except (OutreachRejected, ProspectNotFound) as rejected:
-        reason = str(rejected) if isinstance(rejected, OutreachRejected) else "prospect not found in Outreach"
-        await _dead_letter(services, event_id, call, reason, attempt)
-        return {"status": "dead_lettered", "event_id": event_id, "reason": reason}
-    except CallBusy:
-        raise Retry(defer=1 + random.uniform(0, 1)) from None  # noqa: S311
-    except (OutreachUnavailable, TimeoutError) as error:
-        reason = str(error) if isinstance(error, OutreachUnavailable) else "Outreach too slow (job budget spent)"
-        hint = error.retry_after if isinstance(error, OutreachUnavailable) else None
-        return await _retry_or_give_up(services, event_id, call, reason, attempt, hint)
-    except Exception as error:
-        # A bug, not Outreach: log where (never the message, it may quote data) and back off.
-        log.error("unexpected %s in event=%s\n%s", type(error).__name__, event_id,
-                  "".join(traceback.format_tb(error.__traceback__)))
-        return await _retry_or_give_up(services, event_id, call, f"internal error ({type(error).__name__})",
-                                       attempt, None)
+    job = CallJob(ctx["services"], event_id, int(ctx.get("job_try") or 1),
+                  max(time.time() - enqueued.timestamp(), 0.0) if enqueued else 0.0)
+    return await job.run(_ids(call_ids))
 
 
 def _ids(raw: Any) -> tuple[str, str, str] | None:
     if isinstance(raw, list) and len(raw) == 3 and all(isinstance(part, str) and part for part in raw):
         return raw[0], raw[1], raw[2]
     return None
-
-
-async def _begin(services: Services, ids: tuple[str, str, str], event_id: str | None = None) -> Begun:
-    """Take the call's lock and read its start (with `event_id`, its queued event too): one round trip."""
-    team_id, call_id, rep_email = ids
-    lock = Lock(services.redis, keys.call_lock(team_id, call_id), CALL_LOCK_MS)
-    return Begun(ids, lock, await services.calls.begin(team_id, call_id, rep_email, lock, event_id=event_id))
-
-
-async def _read_event(services: Services, event_id: str, ids: tuple[str, str, str] | None
-                      ) -> tuple[bytes | None, Begun | None]:
-    if ids is None:
-        return await services.queue.event_body(event_id), None
-    begun = await _begin(services, ids, event_id)
-    return begun.start.event_body, begun
 
 
 def _park_reason(blocked: Exception) -> str:
@@ -158,29 +78,106 @@ def _park_reason(blocked: Exception) -> str:
     return str(blocked)
 
 
-def backoff(attempt: int, hint: float | None = None) -> float:
-    base: float = min(2.0 * 2.0 ** (attempt - 1), 300.0)
-    jittered = base * random.uniform(0.8, 1.2)  # noqa: S311
-    return max(jittered, hint or 0.0)
+class CallJob:
+    """One attempt of a `log_call` job: read the event, claim its call, log it; decide what every outcome
+    means (parked, dead-lettered, retried: workers/retry.py)."""
 
+    def __init__(self, services: Services, event_id: str, attempt: int, queued_s: float) -> None:
+        self.services = services
+        self.event_id = event_id
+        self.attempt = attempt
+        self.queued_s = queued_s  # from when the event was queued to this attempt's start
+        self.call: CallData | None = None  # once the event is read
 
-async def _retry_or_give_up(services: Services, event_id: str, call: CallData, reason: str, attempt: int,
-                            hint: float | None) -> dict[str, Any]:
-    if attempt >= MAX_ATTEMPTS:
-        await _dead_letter(services, event_id, call, f"{reason}; gave up after {attempt} attempts", attempt)
-        return {"status": "dead_lettered", "event_id": event_id, "reason": reason}
-    await count(services.redis, "retries")
-    log.info("retrying event=%s attempt=%d reason=%s", event_id, attempt, reason)
-    raise Retry(defer=backoff(attempt, hint))
+    async def run(self, ids: tuple[str, str, str] | None) -> dict[str, Any]:
+        try:
+            async with asyncio.timeout(JOB_BUDGET):
+                return await self._log(ids)
+        except (Park, ReconnectRequired, NotConnected) as blocked:
+            return await self._park(_park_reason(blocked))
+        except RateLimited as limited:
+            await count(self.services.redis, "retries_rate_limited")
+            raise retry.after_rate_limit(limited) from None
+        except (OutreachRejected, ProspectNotFound) as rejected:
+            reason = str(rejected) if isinstance(rejected, OutreachRejected) else "prospect not found in Outreach"
+            await self._dead_letter(reason)
+            return {"status": "dead_lettered", "event_id": self.event_id, "reason": reason}
+        except CallBusy:
+            raise retry.shortly(1, 1) from None
+        except (OutreachUnavailable, TimeoutError) as error:
+            reason = str(error) if isinstance(error, OutreachUnavailable) else "Outreach too slow (job budget spent)"
+            hint = error.retry_after if isinstance(error, OutreachUnavailable) else None
+            return await self._retry_or_give_up(reason, hint)
+        except Exception as error:
+            # A bug, not Outreach: log where (never the message, it may quote data) and back off.
+            log.error("unexpected %s in event=%s\n%s", type(error).__name__, self.event_id,
+                      "".join(traceback.format_tb(error.__traceback__)))
+            return await self._retry_or_give_up(f"internal error ({type(error).__name__})", None)
 
+    async def _log(self, ids: tuple[str, str, str] | None) -> dict[str, Any]:
+        ledger = self.services.calls
+        if ids is not None:  # the job names its call: claim it and read the event in one round trip
+            async with ledger.claim(*ids, lock_ms=CALL_LOCK_MS, event_id=self.event_id) as claim:
+                outcome = await self._read(claim.event_body)
+                if outcome is not None:
+                    return outcome
+                if self._ids() == claim.ids:
+                    return await CallLogger(self.services, self.event_id, self._call(), self.attempt,
+                                            self.queued_s).run(claim)
+            # A job not written by our ingress: trust the event, and claim its call instead.
+        else:
+            outcome = await self._read(await self.services.queue.event_body(self.event_id))
+            if outcome is not None:
+                return outcome
+        async with ledger.claim(*self._ids(), lock_ms=CALL_LOCK_MS) as claim:
+            return await CallLogger(self.services, self.event_id, self._call(), self.attempt,
+                                    self.queued_s).run(claim)
 
-async def _dead_letter(services: Services, event_id: str, call: CallData | None, reason: str,
-                       attempt: int) -> None:
-    log.warning("dead-lettered event=%s reason=%s", event_id, reason)
-    await services.dead_letters.add(DeadLetter(
-        event_id=event_id, call_id=call.call_id if call else None, rep_email=call.rep_email if call else None,
-        team_id=call.team_id if call else None, reason=reason, attempts=attempt, dead_at=_now(),
-    ))
+    async def _read(self, body: bytes | None) -> dict[str, Any] | None:
+        """Parse the stored event into `self.call`; an outcome when there is nothing to log."""
+        if body is None:
+            log.info("gone event=%s (already logged, or removed by an operator)", self.event_id)
+            return {"status": "gone", "event_id": self.event_id}
+        try:
+            self.call = CallCompletedEvent.model_validate_json(body).data
+        except ValidationError:
+            await self._dead_letter("stored event does not match the schema")
+            return {"status": "dead_lettered", "event_id": self.event_id}
+        return None
+
+    def _call(self) -> CallData:
+        assert self.call is not None, "the event is read first"
+        return self.call
+
+    def _ids(self) -> tuple[str, str, str]:
+        call = self._call()
+        return call.team_id, call.call_id, call.rep_email
+
+    async def _park(self, reason: str) -> dict[str, Any]:
+        services, call = self.services, self._call()
+        await services.parking.park(call.team_id, call.rep_email, self.event_id, reason)
+        log.info("parked event=%s reason=%s", self.event_id, reason)
+        if await rep_is_ready(services, call.team_id, call.rep_email):
+            # The rep connected (or was mapped) while we were deciding: release now, not at the next sweep.
+            await services.parking.release(call.team_id, call.rep_email)
+        return {"status": "parked", "event_id": self.event_id, "reason": reason}
+
+    async def _retry_or_give_up(self, reason: str, hint: float | None) -> dict[str, Any]:
+        if retry.LOG_CALL.exhausted(self.attempt):
+            await self._dead_letter(f"{reason}; gave up after {self.attempt} attempts")
+            return {"status": "dead_lettered", "event_id": self.event_id, "reason": reason}
+        await count(self.services.redis, "retries")
+        log.info("retrying event=%s attempt=%d reason=%s", self.event_id, self.attempt, reason)
+        raise retry.LOG_CALL.again(self.attempt, hint)
+
+    async def _dead_letter(self, reason: str) -> None:
+        call = self.call
+        log.warning("dead-lettered event=%s reason=%s", self.event_id, reason)
+        await self.services.dead_letters.add(DeadLetter(
+            event_id=self.event_id, call_id=call.call_id if call else None,
+            rep_email=call.rep_email if call else None, team_id=call.team_id if call else None, reason=reason,
+            attempts=self.attempt, dead_at=_now(),
+        ))
 
 
 def _now() -> int:
@@ -188,54 +185,47 @@ def _now() -> int:
 
 
 class CallLogger:
+    """Logs one claimed call: reads what it links to from Outreach, writes the call, completes the task."""
+
     def __init__(self, services: Services, event_id: str, call: CallData, attempt: int = 1,
-                 queued_s: float = 0.0, begun: Begun | None = None) -> None:
+                 queued_s: float = 0.0) -> None:
         self.services = services
         self.event_id = event_id
         self.call = call
         self.attempt = attempt
-        self.queued_s = queued_s  # from when the event was queued to this attempt's start
-        self.begun = begun  # the call's start, when it was read with the event
+        self.queued_s = queued_s
         self.flags: list[str] = []
 
-    async def run(self) -> dict[str, Any]:
-        call, ledger = self.call, self.services.calls
-        begun = self.begun or await _begin(self.services, (call.team_id, call.call_id, call.rep_email))
-        lock, start = begun.lock, begun.start
-        if not start.locked:
+    async def run(self, claim: CallClaim) -> dict[str, Any]:
+        call = self.call
+        if not claim.locked:
             raise CallBusy
-        released = False
-        try:
-            if start.state.done:
-                return await self._duplicate()
-            rep, user_id = self._rep(start)
-            outreach_call_id = start.state.outreach_call_id
-            # Only an earlier attempt can have written this call to Outreach without the ledger knowing (it died
-            # between the POST and `record_call`): look for such a call then, and only then. Both counts must say
-            # "first": the ledger's (any job for this call_id) and arq's (this job, e.g. across a deploy).
-            first = start.state.first_attempt and self.attempt == 1
-            links, task_open, existing = await self._resolve(
-                rep, user_id, look_for_written=outreach_call_id is None and not first)
-            if outreach_call_id is None:
-                outreach_call_id = await self._write_call(rep, links, existing)
-            if task_open and links.task_id is not None and call.should_complete_task:
-                await self._complete_task(rep, links.task_id)
-            await ledger.complete(call.team_id, call.call_id, self.event_id, lock)
-            released = True
-        finally:
-            if not released:
-                await lock.release()
+        if claim.done:
+            return await self._duplicate()
+        rep, user_id = self._rep(claim)
+        outreach_call_id = claim.outreach_call_id
+        # Only an earlier attempt can have written this call to Outreach without the ledger knowing (it died
+        # between the POST and `record_call`): look for such a call then, and only then. Both counts must say
+        # "first": the ledger's (any job for this call_id) and arq's (this job, e.g. across a deploy).
+        first = claim.first_attempt and self.attempt == 1
+        links, task_open, existing = await self._resolve(
+            rep, user_id, look_for_written=outreach_call_id is None and not first)
+        if outreach_call_id is None:
+            outreach_call_id = await self._write_call(claim, rep, links, existing)
+        if task_open and links.task_id is not None and call.should_complete_task:
+            await self._complete_task(rep, links.task_id)
+        await claim.complete(self.event_id)
         await self._finish(outreach_call_id)
         return {"status": "logged", "event_id": self.event_id, "outreach_call_id": outreach_call_id,
                 "flags": self.flags}
 
-    def _rep(self, start: JobStart) -> tuple[RepSession, int]:
-        if start.status is not ConnectionStatus.CONNECTED:
-            raise Park(start.status.value)
-        if start.outreach_user_id is None:
+    def _rep(self, claim: CallClaim) -> tuple[RepSession, int]:
+        if claim.status is not ConnectionStatus.CONNECTED:
+            raise Park(claim.status.value)
+        if claim.outreach_user_id is None:
             raise Park("not_mapped")
-        tokens = self.services.connections.unseal(start.sealed_tokens)
-        return self.services.outreach.for_rep(self.call.team_id, self.call.rep_email, tokens), start.outreach_user_id
+        tokens = self.services.connections.unseal(claim.sealed_tokens)
+        return self.services.outreach.for_rep(self.call.team_id, self.call.rep_email, tokens), claim.outreach_user_id
 
     async def _resolve(self, rep: RepSession, user_id: int, *, look_for_written: bool
                        ) -> tuple[Links, bool, int | None]:
@@ -307,15 +297,14 @@ class CallLogger:
         if prospect_id is not None and await api.get_one(rep, "prospects", prospect_id) is None:
             raise ProspectNotFound
 
-    async def _write_call(self, rep: RepSession, links: Links, existing: int | None) -> int:
+    async def _write_call(self, claim: CallClaim, rep: RepSession, links: Links, existing: int | None) -> int:
         """Create the call, unless an earlier attempt already did (crash between POST and bookkeeping)."""
-        call, ledger = self.call, self.services.calls
         if existing is not None:
             await count(self.services.redis, "calls_recovered")
             outreach_call_id = existing
         else:
             outreach_call_id = await self._create(rep, links)
-        await ledger.record_call(call.team_id, call.call_id, outreach_call_id)
+        await claim.record_call(outreach_call_id)
         return outreach_call_id
 
     async def _create(self, rep: RepSession, links: Links) -> int:

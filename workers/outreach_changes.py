@@ -13,12 +13,10 @@ Jobs carry ids and attribute names only; results and logs do too.
 from __future__ import annotations
 
 import logging
-import random
 from datetime import UTC, datetime
 from typing import Any
 
 import aiohttp
-from arq import Retry
 from pydantic import ValidationError
 from standardwebhooks import Webhook
 
@@ -34,6 +32,7 @@ from outreach.errors import (
 from outreach.users import fetch_user
 from runtime.services import Services
 from schemas.connection import ConnectionStatus
+from schemas.outreach_resources import FOLLOWED, related_ids
 from schemas.outreach_webhooks import (
     NOTIFY_RESOURCES,
     USER_EVENTS,
@@ -42,31 +41,16 @@ from schemas.outreach_webhooks import (
     ReducedChange,
     build_notification,
 )
-from store.outreach_changes import OutreachInbox
 from store.queue import count
+from workers import retry
 
 log = logging.getLogger("workers.outreach_changes")
 
 NOTIFY_TIMEOUT_SECONDS = 10.0
-MAX_NOTIFY_ATTEMPTS = 10  # about 8 minutes of backoff
-MAX_USER_ATTEMPTS = 8
 OWNER_RELATIONSHIPS = ("owner", "user")
-# Relationships worth naming in a notification, by id, when a bare delivery (type and id only) is filled in.
-RELATED_BY_RESOURCE = {
-    "task": ("prospect", "account", "owner", "sequence", "sequenceState", "sequenceStep"),
-    "sequenceState": ("prospect", "sequence", "sequenceStep", "mailbox"),
-    "call": ("prospect", "user", "task", "sequence", "callDisposition"),
-    "prospect": ("account", "owner"),
-}
-PLURAL = {"task": "tasks", "sequenceState": "sequenceStates", "call": "calls", "prospect": "prospects"}
 # What a bare event necessarily changed (Outreach sends these with no attributes at all).
 IMPLIED_CHANGES = {"task.completed": ["state"], "sequenceState.finished": ["state"],
                    "sequenceState.advanced": ["sequenceStep"]}
-
-
-def backoff(attempt: int, hint: float | None = None) -> float:
-    base: float = min(2.0 ** (attempt - 1), 300.0)
-    return max(base * random.uniform(0.8, 1.2), hint or 0.0)  # noqa: S311
 
 
 async def outreach_change(ctx: dict[str, Any], change: dict[str, Any]) -> dict[str, Any]:
@@ -96,12 +80,12 @@ async def _refresh_user(services: Services, change: ReducedChange, attempt: int)
     try:
         user = await fetch_user(services.outreach.for_rep(team_id, rep_email), change.resource_id)
     except RateLimited as limited:
-        raise Retry(defer=limited.retry_after + random.uniform(0, 2)) from None  # noqa: S311
+        raise retry.after_rate_limit(limited) from None
     except OutreachUnavailable as unavailable:
-        if attempt >= MAX_USER_ATTEMPTS:
+        if retry.USER_REFRESH.exhausted(attempt):
             log.warning("user refresh gave up team=%s user=%s: %s", team_id, change.resource_id, unavailable)
             return {**result, "status": "failed", "reason": str(unavailable)}
-        raise Retry(defer=backoff(attempt, unavailable.retry_after)) from None
+        raise retry.USER_REFRESH.again(attempt, unavailable.retry_after) from None
     except (ReconnectRequired, NotConnected, OutreachRejected) as refused:
         log.info("user refresh skipped team=%s user=%s: %s", team_id, change.resource_id, refused)
         return {**result, "status": "failed", "reason": str(refused)}
@@ -116,7 +100,7 @@ async def _refresh_user(services: Services, change: ReducedChange, attempt: int)
 class Notifier:
     def __init__(self, services: Services) -> None:
         self.services = services
-        self.inbox = OutreachInbox(services.redis)
+        self.inbox = services.inbox
 
     async def notify(self, change: ReducedChange, job_id: str, attempt: int) -> dict[str, Any]:
         services, settings = self.services, self.services.settings
@@ -154,14 +138,14 @@ class Notifier:
         return await self._retry_or_give_up(result, f"answered {status}", attempt)
 
     async def _retry_or_give_up(self, result: dict[str, Any], reason: str, attempt: int) -> dict[str, Any]:
-        if attempt >= MAX_NOTIFY_ATTEMPTS:
+        if retry.NOTIFY.exhausted(attempt):
             await count(self.services.redis, "notifications_failed")
             log.warning("notification %s gave up after %d attempts: %s", result.get("notification_id"),
                         attempt, reason)
             return {**result, "status": "failed", "reason": reason}
         await count(self.services.redis, "notifications_retried")
         log.info("notification %s retrying attempt=%d: %s", result.get("notification_id"), attempt, reason)
-        raise Retry(defer=backoff(attempt))
+        raise retry.NOTIFY.again(attempt)
 
     async def fill_in(self, change: ReducedChange) -> ReducedChange:
         """A bare delivery (e.g. `task.completed`: type and id only) gets the record's related ids, read just in
@@ -170,17 +154,16 @@ class Notifier:
         updates: dict[str, Any] = {}
         if not change.changed and change.event in IMPLIED_CHANGES:
             updates["changed"] = IMPLIED_CHANGES[change.event]
-        wanted = RELATED_BY_RESOURCE.get(change.resource, ())
-        if not change.related and wanted and change.resource_id is not None and change.action != "destroyed":
+        followed = FOLLOWED.get(change.resource)
+        if not change.related and followed and change.resource_id is not None and change.action != "destroyed":
             try:
                 record = await api.get_one(self.services.outreach.for_rep(change.team_id, change.rep_email),
-                                           PLURAL[change.resource], change.resource_id)
+                                           followed.plural, change.resource_id)
             except OutreachError as failed:
                 log.info("related ids unavailable for %s %s: %s", change.resource, change.resource_id, failed)
                 record = None
             if record is not None:
-                related = {name: record.related_id(name) for name in wanted}
-                updates["related"] = {name: rid for name, rid in related.items() if rid is not None}
+                updates["related"] = related_ids(change.resource, record)
         return change.model_copy(update=updates) if updates else change
 
     async def rep_emails(self, change: ReducedChange) -> list[str]:

@@ -21,10 +21,12 @@ from outreach.errors import OutreachError
 from runtime.services import Services
 from schemas.connection import ConnectionStatus
 from schemas.outreach import Resource
-from schemas.outreach_webhooks import NOTIFY_RESOURCES, ReducedChange, change_key, normalize_timestamp
+from schemas.outreach_resources import FOLLOWED, related_ids
+from schemas.outreach_webhooks import NOTIFY_RESOURCES, ReducedChange, change_key
+from schemas.times import normalize_timestamp, outreach_time, parse_time
 from store import keys
 from store.locks import Lock
-from store.outreach_changes import OUTREACH_CHANGE, OutreachInbox
+from store.outreach_changes import OutreachInbox
 from store.queue import count
 
 log = logging.getLogger("workers.reconcile")
@@ -33,29 +35,6 @@ GRACE_SECONDS = 30.0
 LOW_BUDGET = 1_000  # of 10,000 requests/hour: leave the rest to call logging
 CONCURRENT_REPS = 8
 LOCK_MS = 55_000
-PLURALS = {"task": "tasks", "prospect": "prospects", "sequenceState": "sequenceStates", "call": "calls"}
-RELATIONSHIPS = {
-    "task": ("prospect", "account", "owner", "sequence", "sequenceState", "sequenceStep"),
-    "prospect": ("account", "owner"),
-    "sequenceState": ("prospect", "sequence", "sequenceStep", "account"),
-    "call": ("prospect", "user", "task", "sequence", "sequenceState", "sequenceStep", "callDisposition"),
-}
-
-
-def _iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
-
-
-def _parse(value: Any) -> datetime | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
 def budget_low(services: Services, team_id: str, rep_email: str) -> bool:
     remaining, reset_at = services.outreach.budget.snapshot(keys.rep_member(team_id, rep_email))
     return remaining is not None and remaining < LOW_BUDGET and reset_at > time.time()
@@ -66,7 +45,7 @@ async def reconcile_changes(ctx: dict[str, Any], *, grace_seconds: float | None 
     settings = services.settings
     if not settings.notifications_enabled or settings.nooks_notify_url is None:
         return {"status": "notifications_off"}
-    inbox = OutreachInbox(services.redis)
+    inbox = services.inbox
     if await inbox.is_gone(settings.nooks_notify_url):
         return {"status": "notify_url_gone"}
     grace = GRACE_SECONDS if grace_seconds is None else grace_seconds
@@ -110,25 +89,25 @@ async def reconcile_rep(services: Services, inbox: OutreachInbox, team_id: str, 
     queued = 0
     for resource in NOTIFY_RESOURCES:
         cursor = cursors.get(resource)
-        if cursor is None or _parse(cursor) is None:  # first run: start now, never replay history
-            await inbox.set_cursor(team_id, rep_email, resource, _iso(now))
+        if cursor is None or parse_time(cursor) is None:  # first run: start now, never replay history
+            await inbox.set_cursor(team_id, rep_email, resource, outreach_time(now))
             continue
         newest, deferred = cursor, None
-        fields = ",".join(("createdAt", "updatedAt", *RELATIONSHIPS[resource]))
+        fields = ",".join(("createdAt", "updatedAt", *FOLLOWED[resource].related))
         params: dict[str, str | int] = {"filter[updatedAt]": f"{cursor}..inf", "sort": "updatedAt",
                                         f"fields[{resource}]": fields}
-        async for record in api.iterate(rep, PLURALS[resource], params):
+        async for record in api.iterate(rep, FOLLOWED[resource].plural, params):
             raw = record.attributes.get("updatedAt")
-            moment = _parse(raw)
+            moment = parse_time(raw)
             if moment is None or not isinstance(raw, str):
                 continue
             if moment > horizon:
-                if deferred is None or moment < (_parse(deferred) or moment):
+                if deferred is None or moment < (parse_time(deferred) or moment):
                     deferred = raw
                 continue
             if await _queue_unclaimed(inbox, team_id, rep_email, resource, record, raw):
                 queued += 1
-            if moment > (_parse(newest) or moment):
+            if moment > (parse_time(newest) or moment):
                 newest = raw
         await inbox.set_cursor(team_id, rep_email, resource, deferred or newest)
     if queued:
@@ -145,10 +124,10 @@ async def _queue_unclaimed(inbox: OutreachInbox, team_id: str, rep_email: str, r
     created = record.attributes.get("createdAt")
     fresh = isinstance(created, str) and normalize_timestamp(created) == normalize_timestamp(updated_at)
     action = "created" if fresh else "updated"
-    related = {name: record.related_id(name) for name in RELATIONSHIPS[resource] if name in record.relationships}
+    related = related_ids(resource, record)
     change = ReducedChange(
         source="reconciliation", event_id=f"rc-{key[:24]}", event=f"{resource}.{action}", resource=resource,
         action=action, resource_id=record.id, related=related, changed=[], change_key=key, team_id=team_id,
         rep_email=rep_email, webhook_id=None, received_at=int(time.time() * 1000),
     )
-    return await inbox.enqueue(f"orc:{key}", OUTREACH_CHANGE, [change.model_dump(mode="json")])
+    return await inbox.queue_reconciled(key, change.model_dump(mode="json"))

@@ -1,4 +1,5 @@
-"""The arq worker, described by one settings class (arq's convention)."""
+"""The arq worker, described by one settings class (arq's convention): which function runs under each job name
+of store/jobs.py, and how."""
 
 from __future__ import annotations
 
@@ -8,10 +9,10 @@ from typing import Any, ClassVar
 from arq import cron, func
 from arq.connections import RedisSettings
 
+from runtime.arq_internals import deserialize, serialize
 from runtime.services import Services
 from schemas.settings import Settings, load_settings
-from store import keys
-from store.queue import deserialize, serialize
+from store import jobs, keys
 from workers.log_call import log_call
 from workers.outreach_changes import outreach_change
 from workers.parking import release_ready
@@ -38,14 +39,18 @@ class WorkerSettings:
 
     # log_call's outcome is in its log line and, when it needs a person, on /ops; arq's stored result (5 minutes)
     # would be read by nobody and, at 400 calls/s, hold the last 120,000 of them in Redis.
-    functions: ClassVar[list[Any]] = [func(log_call, keep_result=0), outreach_change, sync_subscriptions]
+    functions: ClassVar[list[Any]] = [
+        func(log_call, name=jobs.LOG_CALL, keep_result=0),
+        func(outreach_change, name=jobs.OUTREACH_CHANGE),
+        func(sync_subscriptions, name=jobs.SYNC_SUBSCRIPTIONS),
+    ]
     # No timeout above job_timeout anywhere: arq keeps a job "in progress" for the LONGEST function timeout
     # + 10 s, and that bounds how fast a job whose worker died is taken up again (CONTRACT: ≤ 2 minutes).
     cron_jobs: ClassVar[list[Any]] = [
-        cron(release_ready, name="release_ready", second={0, 10, 20, 30, 40, 50}, run_at_startup=True,
+        cron(release_ready, name=jobs.RELEASE_READY, second={0, 10, 20, 30, 40, 50}, run_at_startup=True,
              timeout=min(30, JOB_TIMEOUT)),
-        cron(reconcile_changes, name="reconcile_changes", second={15}, timeout=min(55, JOB_TIMEOUT)),
-        cron(repair_subscriptions, name="repair_subscriptions", minute=set(range(0, 60, 5)), second={40},
+        cron(reconcile_changes, name=jobs.RECONCILE_CHANGES, second={15}, timeout=min(55, JOB_TIMEOUT)),
+        cron(repair_subscriptions, name=jobs.REPAIR_SUBSCRIPTIONS, minute=set(range(0, 60, 5)), second={40},
              timeout=JOB_TIMEOUT),
     ]
     on_startup = startup

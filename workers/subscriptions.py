@@ -5,34 +5,22 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 from typing import Any
 
-from arq import Retry
-
 from outreach.errors import NotConnected, OutreachError, OutreachRejected, RateLimited, ReconnectRequired
-from outreach.webhooks import SubscriptionBusy, SubscriptionManager, has_scope
+from outreach.webhooks import SubscriptionBusy, has_scope
 from runtime.services import Services
 from schemas.connection import ConnectionStatus
-from store.crypto import TokenCipher
 from store.queue import count
-from store.subscriptions import SubscriptionStore
-from workers.outreach_changes import backoff
+from workers import retry
 
 log = logging.getLogger("workers.subscriptions")
 
-MAX_SYNC_ATTEMPTS = 8
 CONCURRENT_REPS = 8
 # Each sync lists every webhook of the org; 500 reps connecting at once ran up to WORKER_MAX_JOBS syncs side by
 # side and the worker peaked at 670 MB (docs/benchmarks.md). At most CONCURRENT_REPS per process; a sync that
 # finds them all busy comes back a little later instead of holding a job slot.
 _SYNC_GATE = asyncio.Semaphore(CONCURRENT_REPS)
-
-
-def manager(services: Services) -> SubscriptionManager:
-    store = SubscriptionStore(services.redis, TokenCipher(services.settings.token_encryption_keys))
-    return SubscriptionManager(services.redis, services.outreach, store, services.users,
-                               services.settings.webhook_target_url)
 
 
 async def _eligible(services: Services, team_id: str, rep_email: str) -> str | None:
@@ -51,23 +39,23 @@ async def sync_subscriptions(ctx: dict[str, Any], team_id: str, rep_email: str) 
     if blocked:
         return {"status": blocked}
     if _SYNC_GATE.locked():
-        raise Retry(defer=1 + random.uniform(0, 3))  # noqa: S311
+        raise retry.shortly(1, 3)
     try:
         async with _SYNC_GATE:
-            report = await manager(services).sync(team_id, rep_email)
+            report = await services.webhooks.sync(team_id, rep_email)
     except SubscriptionBusy:
-        if attempt >= MAX_SYNC_ATTEMPTS:
+        if retry.SUBSCRIPTION_SYNC.exhausted(attempt):
             return {"status": "busy"}
-        raise Retry(defer=2 + random.uniform(0, 1)) from None  # noqa: S311
+        raise retry.shortly(2, 1) from None
     except RateLimited as limited:
-        raise Retry(defer=limited.retry_after + random.uniform(0, 2)) from None  # noqa: S311
+        raise retry.after_rate_limit(limited) from None
     except (ReconnectRequired, NotConnected, OutreachRejected) as refused:
         log.warning("webhook sync refused team=%s rep=%s: %s", team_id, rep_email, refused)
         return {"status": "failed", "reason": str(refused)}
     except OutreachError as unavailable:
-        if attempt >= MAX_SYNC_ATTEMPTS:
+        if retry.SUBSCRIPTION_SYNC.exhausted(attempt):
             return {"status": "failed", "reason": str(unavailable)}
-        raise Retry(defer=backoff(attempt)) from None
+        raise retry.SUBSCRIPTION_SYNC.again(attempt) from None
     if report.repaired:
         await count(services.redis, "webhooks_repaired", len(report.repaired))
     return {"status": "synced", **{name: len(items) for name, items in report.as_dict().items()}}
@@ -76,7 +64,7 @@ async def sync_subscriptions(ctx: dict[str, Any], team_id: str, rep_email: str) 
 async def repair_subscriptions(ctx: dict[str, Any]) -> dict[str, Any]:
     """Every connected rep: keep exactly one active subscription per resource (one GET /webhooks each)."""
     services: Services = ctx["services"]
-    subs = manager(services)
+    subs = services.webhooks
     gate = asyncio.Semaphore(CONCURRENT_REPS)
 
     async def repair(team_id: str, rep_email: str) -> int | None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime
 from typing import Any, cast
 
 import pytest
@@ -182,18 +182,7 @@ def test_phone_arrays_when_no_records_are_included() -> None:
     assert ct.prospect_phones(res("prospect", 2, {"mobilePhones": None}), {}) == []
 
 
-# --- times and positions ---------------------------------------------------------------------------------------
-
-def test_times() -> None:
-    assert ct.format_time("2026-11-29T12:00:00.000Z") == "2026-11-29T12:00:00Z"
-    assert ct.format_time("2026-11-29T12:00:00.250Z") == "2026-11-29T12:00:00.250Z"
-    assert ct.format_time("2026-11-29T07:00:00-05:00") == "2026-11-29T12:00:00Z"
-    assert ct.format_time("2026-11-29T12:00:00") == "2026-11-29T12:00:00Z"
-    assert ct.format_time("not a time") == "not a time"
-    assert ct.format_time(None) is None and ct.format_time(5) is None
-    moment = datetime(2026, 11, 29, 7, 0, 0, 123456, tzinfo=timezone(timedelta(hours=-5)))
-    assert ct.outreach_time(moment) == "2026-11-29T12:00:00.123Z"
-
+# --- positions ---------------------------------------------------------------------------------------
 
 def test_first_page_params() -> None:
     params = ct.first_page_params(42, datetime(2026, 11, 29, 12, tzinfo=UTC), 5000)

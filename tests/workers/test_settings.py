@@ -1,15 +1,29 @@
-"""The worker's settings keep the contract's timing promises."""
+"""The worker's settings keep the contract's timing promises and run a function under every job name."""
 
 from __future__ import annotations
 
+from arq.worker import Function
+
+from runtime.arq_internals import create_worker
 from schemas.settings import Settings
+from store import jobs
 from workers.settings import WorkerSettings
-from workers.worker import create_worker
+
+
+def _worker(settings: Settings):  # type: ignore[no-untyped-def]
+    return create_worker(WorkerSettings, redis_settings=WorkerSettings.redis_settings_for(settings.redis_url),
+                         handle_signals=False)
 
 
 def test_a_dead_workers_job_is_taken_up_within_two_minutes(settings: Settings) -> None:
-    worker = create_worker(redis_settings=WorkerSettings.redis_settings_for(settings.redis_url), handle_signals=False)
-    assert worker.in_progress_timeout_s <= 110  # plus up to a poll and a cron tick: under 120 s
+    assert _worker(settings).in_progress_timeout_s <= 110  # plus up to a poll and a cron tick: under 120 s
+
+
+def test_every_job_name_runs_the_function_of_that_name(settings: Settings) -> None:
+    functions: dict[str, Function] = _worker(settings).functions
+    assert set(functions) == {*jobs.QUEUED, *jobs.CRON}
+    for name, function in functions.items():
+        assert function.coroutine.__qualname__ == name  # the name says which function runs
 
 
 def test_jobs_cross_redis_as_json_not_pickle() -> None:

@@ -1,0 +1,143 @@
+"""Everything the service relies on in arq beyond its documented API, in one module (arq is pinned in
+pyproject.toml; each numbered behaviour has a test in tests/runtime/test_arq_internals.py that fails on an arq
+upgrade that changes it). Kept because the benchmarks show they pay (docs/tuning.md, docs/benchmarks.md).
+
+Relied on, as in arq 0.28:
+1. The job format (`arq.jobs.serialize_job`): `{"t": try, "f": function, "a": args, "k": kwargs, "et": enqueued
+   ms}` under `arq:job:<id>` (serialized by the worker's `job_serializer`: JSON here, never pickle), the job id in
+   the queue's sorted set scored by the ms it is due, and the job key living `due - enqueued + expires_extra_ms`
+   ms, as `ArqRedis.enqueue_job` sets it. `job_payload` and `job_ttl_ms` write jobs that way from one Lua call
+   (store/queue.py) instead of `enqueue_job`'s WATCH/EXISTS/MULTI round trips.
+2. The key prefixes of `arq.constants` (job, result, retry, in-progress), which store/keys.py lists.
+3. `Worker` internals: `start_jobs(job_ids)` is what each poll calls with the due job ids; `sem` (a semaphore of
+   `max_jobs + 1`), `job_counter`, `tasks` (job id → running task), `_release_sem_dec_counter_on_complete()`,
+   `run_job(job_id, score)`, `in_progress_timeout_s`, `pool` and `loop`. `ClaimingWorker` replaces
+   `start_jobs` only, to claim jobs in one Lua call per poll.
+4. arq's log lines for a job's start (`'%6.2fs → %s(%s)%s'`, args: seconds, "<job id>:<function>", args, extra
+   with ` try=N` on a retry) and success (`'%6.2fs ← %s ● %s'`) on the `arq.worker` logger. `QuietCallJobLines`
+   drops them for `log_call` (its own line says more: workers/log_call.py).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import orjson
+from arq.constants import expires_extra_ms, in_progress_key_prefix
+from arq.utils import timestamp_ms
+from arq.worker import Worker
+from arq.worker import get_kwargs as worker_kwargs
+from redis.commands.core import AsyncScript
+
+# 1. The job format --------------------------------------------------------------------------------------------
+
+
+def job_payload(function: str, args: list[Any], enqueue_ms: int) -> bytes:
+    """A job exactly as arq's `serialize_job` writes it, in JSON (first try: `t` is None)."""
+    return orjson.dumps({"t": None, "f": function, "a": args, "k": {}, "et": enqueue_ms})
+
+
+def job_ttl_ms(due_ms: int, enqueue_ms: int) -> int:
+    """How long the job key lives: what `enqueue_job` gives it when no `_expires` is passed."""
+    return due_ms - enqueue_ms + expires_extra_ms
+
+
+def serialize(data: dict[str, Any]) -> bytes:
+    return orjson.dumps(data)
+
+
+def deserialize(raw: bytes) -> dict[str, Any]:
+    value = orjson.loads(raw)
+    if not isinstance(value, dict):
+        raise ValueError("job is not a JSON object")
+    return value
+
+
+# 3. The worker's claim ----------------------------------------------------------------------------------------
+
+# arq's `Worker.start_jobs` claims every job with WATCH, EXISTS, ZSCORE and MULTI/PSETEX/EXEC: four round trips
+# per job, and it repeats the first three on every poll for each job it is itself still running (they stay in
+# the queue until they end). This script makes arq's checks atomically (not running elsewhere, still queued,
+# due) and sets the same in-progress key with the same timeout, for as many jobs as there are free slots.
+# KEYS: queue, then one in-progress key per candidate. ARGV: now (ms), in-progress timeout (ms), most to claim,
+# then the candidates' job ids. Returns [job id, score, ...] for the jobs claimed, in queue order.
+_CLAIM = """
+local claimed = {}
+local most = tonumber(ARGV[3])
+for i = 2, #KEYS do
+  if #claimed >= 2 * most then break end
+  local id = ARGV[i + 2]
+  if redis.call('EXISTS', KEYS[i]) == 0 then
+    local score = redis.call('ZSCORE', KEYS[1], id)
+    if score and tonumber(score) <= tonumber(ARGV[1]) then
+      redis.call('PSETEX', KEYS[i], ARGV[2], '1')
+      claimed[#claimed + 1] = id
+      claimed[#claimed + 1] = score
+    end
+  end
+end
+return claimed
+"""
+
+
+class ClaimingWorker(Worker):
+    """arq's Worker, claiming jobs in one Lua call per poll; running, retrying, timing out and finishing jobs
+    stay arq's own code."""
+
+    _claim_script: AsyncScript | None = None
+
+    async def start_jobs(self, job_ids: list[bytes]) -> None:
+        free = self.max_jobs - self.job_counter
+        # The queue still lists the jobs this worker is running (arq removes a job when it ends): skip those
+        # here rather than asking Redis about each of them on every poll.
+        candidates = [job_id for job_id in (raw.decode() for raw in job_ids) if job_id not in self.tasks]
+        if free <= 0 or not candidates:
+            return
+        for job_id, score in await self._claim(candidates, free):
+            await self.sem.acquire()  # never waits: `free` slots were open and only this loop starts jobs
+            self.job_counter += 1
+            task = self.loop.create_task(self.run_job(job_id, score))
+            task.add_done_callback(lambda _: self._release_sem_dec_counter_on_complete())
+            self.tasks[job_id] = task
+
+    async def _claim(self, job_ids: list[str], most: int) -> list[tuple[str, int]]:
+        if self._claim_script is None:
+            self._claim_script = self.pool.register_script(_CLAIM)
+        reply = await self._claim_script(
+            keys=[self.queue_name, *(in_progress_key_prefix + job_id for job_id in job_ids)],
+            args=[timestamp_ms(), int(self.in_progress_timeout_s * 1000), most, *job_ids],
+        )
+        return [(reply[i].decode(), int(float(reply[i + 1]))) for i in range(0, len(reply), 2)]
+
+
+def create_worker(settings: type, **overrides: Any) -> ClaimingWorker:
+    """A worker described by a settings class, plus per-process values (Redis, ctx)."""
+    return ClaimingWorker(**{**worker_kwargs(settings), **overrides})
+
+
+# 4. arq's per-job log lines -----------------------------------------------------------------------------------
+
+JOB_STARTED = "%6.2fs → %s(%s)%s"
+JOB_SUCCEEDED = "%6.2fs ← %s ● %s"
+
+
+class QuietJobLines(logging.Filter):
+    """Drops arq's start and success lines of one function's jobs, except the start line of a retry
+    (`try=N`); every other line (other jobs, retries, failures, timeouts) is kept."""
+
+    def __init__(self, function: str) -> None:
+        super().__init__()
+        self._suffix = f":{function}"
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if record.msg not in (JOB_STARTED, JOB_SUCCEEDED) or not isinstance(args, tuple) or len(args) < 2:
+            return True
+        if not str(args[1]).endswith(self._suffix):
+            return True
+        return record.msg == JOB_STARTED and " try=" in str(args[3])  # arq's `extra`: " try=N", " delayed=…s"
+
+
+def quiet_job_lines(function: str) -> None:
+    logging.getLogger("arq.worker").addFilter(QuietJobLines(function))

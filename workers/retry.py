@@ -1,0 +1,57 @@
+"""Where every job decides to try again: backoff, attempt limits, and Outreach's 429 (`Retry-After`).
+
+A job raises arq's `Retry(defer=…)` from here and nowhere else; once a policy's attempts are spent the job
+gives up its own way (a dead letter, a failed notification). arq itself never drops a job (`max_tries` is
+effectively unbounded in workers/settings.py): these policies are the only limits.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+from arq import Retry
+
+from outreach.errors import RateLimited
+
+
+def _jitter(low: float, high: float) -> float:
+    return random.uniform(low, high)  # noqa: S311 (spreading retries, not a secret)
+
+
+@dataclass(frozen=True)
+class Policy:
+    """Exponential backoff from `base_seconds` (doubling per attempt, ±20 %, at most `cap_seconds`) for up to
+    `max_attempts` attempts."""
+
+    max_attempts: int
+    base_seconds: float
+    cap_seconds: float = 300.0
+
+    def backoff(self, attempt: int, hint: float | None = None) -> float:
+        """Seconds before attempt `attempt + 1`; never sooner than Outreach's `hint` (its Retry-After)."""
+        base = min(self.base_seconds * 2.0 ** (attempt - 1), self.cap_seconds)
+        return max(base * _jitter(0.8, 1.2), hint or 0.0)
+
+    def exhausted(self, attempt: int) -> bool:
+        return attempt >= self.max_attempts
+
+    def again(self, attempt: int, hint: float | None = None) -> Retry:
+        return Retry(defer=self.backoff(attempt, hint))
+
+
+LOG_CALL = Policy(max_attempts=12, base_seconds=2.0)  # about an hour before an operator is asked to look
+NOTIFY = Policy(max_attempts=10, base_seconds=1.0)  # about 8 minutes
+USER_REFRESH = Policy(max_attempts=8, base_seconds=1.0)
+SUBSCRIPTION_SYNC = Policy(max_attempts=8, base_seconds=1.0)
+
+
+def after_rate_limit(limited: RateLimited) -> Retry:
+    """Outreach said 429: come back once its window resets (plus up to 2 s, so reps' jobs do not stampede).
+    Not counted against any policy's attempts' backoff: the wait is Outreach's, not ours."""
+    return Retry(defer=limited.retry_after + _jitter(0, 2))
+
+
+def shortly(seconds: float, spread: float) -> Retry:
+    """Busy right now (another worker holds the call, a concurrency gate is full): try again in a moment."""
+    return Retry(defer=seconds + _jitter(0, spread))
