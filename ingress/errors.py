@@ -12,14 +12,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from ingress.responses import JSON
-from outreach.errors import (
-    NotConnected,
-    OutreachError,
-    OutreachRejected,
-    OutreachUnavailable,
-    RateLimited,
-    ReconnectRequired,
-)
+from outreach import errors as outreach
 
 
 def error(status: int, code: str, message: str, **extra: Any) -> JSON:
@@ -30,6 +23,21 @@ def fields(invalid: ValidationError) -> list[dict[str, str]]:
     """Each bad field of a 422 by path and problem; input values are left out (they may be personal data)."""
     return [{"field": ".".join(str(part) for part in item["loc"]) or "(body)", "problem": item["msg"]}
             for item in invalid.errors(include_url=False, include_input=False)]
+
+
+async def read_body(request: Request, limit: int, *, what: str) -> bytes:
+    """Read at most `limit` bytes; refuse (413) early on a large Content-Length, and again while streaming."""
+    too_large = ApiError(413, "body_too_large", f"{what} are limited to {limit // 1024} KiB")
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise too_large
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise too_large
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 class ApiError(Exception):
@@ -61,23 +69,23 @@ def _retry_after(seconds: float) -> str:
     return str(max(1, math.ceil(seconds)))
 
 
-def from_outreach(failed: OutreachError) -> ApiError:
+def from_outreach(failed: outreach.OutreachError) -> ApiError:
     """What the Nooks app is told when a just-in-time Outreach read fails (never cached: it was live). `str()` of
     an Outreach error carries only a status and Outreach's error id, never its body."""
-    if isinstance(failed, NotConnected):
+    if isinstance(failed, outreach.NotConnected):
         return not_connected()
-    if isinstance(failed, ReconnectRequired):
+    if isinstance(failed, outreach.ReconnectRequired):
         return needs_reconnect()
-    if isinstance(failed, RateLimited):
+    if isinstance(failed, outreach.RateLimited):
         retry = _retry_after(failed.retry_after)
         return ApiError(429, "rate_limited", "the rep's Outreach rate budget is spent; retry later",
                         headers={**NO_STORE, "Retry-After": retry}, retry_after_seconds=int(retry))
-    if isinstance(failed, OutreachRejected):
+    if isinstance(failed, outreach.OutreachRejected):
         if failed.status == 403 and failed.error_id == "unauthorizedOauthScope":
             return ApiError(409, "missing_scope", "the rep's Outreach connection lacks a scope this needs; "
                                                   "the rep must reconnect", headers=NO_STORE)
         return ApiError(502, "outreach_rejected", f"Outreach refused the read ({failed})", headers=NO_STORE)
-    hint = failed.retry_after if isinstance(failed, OutreachUnavailable) else None
+    hint = failed.retry_after if isinstance(failed, outreach.OutreachUnavailable) else None
     return ApiError(502, "outreach_unavailable", "Outreach did not answer usefully; retry later",
                     headers={**NO_STORE, "Retry-After": _retry_after(hint)} if hint else NO_STORE)
 
@@ -88,8 +96,8 @@ async def _api_error(request: Request, exc: Exception) -> Response:
 
 
 async def _outreach_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, OutreachError)
+    assert isinstance(exc, outreach.OutreachError)
     return from_outreach(exc).response()
 
 
-EXCEPTION_HANDLERS = {ApiError: _api_error, OutreachError: _outreach_error}
+EXCEPTION_HANDLERS = {ApiError: _api_error, outreach.OutreachError: _outreach_error}

@@ -17,8 +17,8 @@ from standardwebhooks.webhooks import WebhookVerificationError
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ingress.errors import error, fields
-from ingress.responses import JSON, BodyTooLarge, read_body
+from ingress.errors import error, fields, read_body
+from ingress.responses import JSON
 from runtime.services import Services
 from schemas.events import CALL_COMPLETED, CallCompletedEvent, EventEnvelope
 
@@ -30,10 +30,7 @@ MAX_EVENT_ID_LENGTH = 128
 
 async def receive(request: Request) -> Response:
     services: Services = request.state.services
-    try:
-        body = await read_body(request, MAX_BODY_BYTES)
-    except BodyTooLarge:
-        return error(413, "body_too_large", f"event bodies are limited to {MAX_BODY_BYTES // 1024} KiB")
+    body = await read_body(request, MAX_BODY_BYTES, what="event bodies")
     event_id = request.headers.get("webhook-id", "")
     if not event_id or len(event_id) > MAX_EVENT_ID_LENGTH or not event_id.isprintable():
         return error(401, "bad_signature", "missing or malformed webhook-id header")

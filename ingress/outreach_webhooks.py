@@ -20,8 +20,8 @@ from redis.exceptions import RedisError
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ingress.errors import error
-from ingress.responses import JSON, BodyTooLarge, read_body
+from ingress.errors import error, read_body
+from ingress.responses import JSON
 from runtime.services import Services
 from schemas.outreach_webhooks import SUBSCRIBED_RESOURCES, parse_delivery, reduce_delivery
 from store.queue import count
@@ -48,10 +48,7 @@ def _signature(secret: str, body: bytes) -> str:
 
 async def receive(request: Request) -> Response:
     services: Services = request.state.services
-    try:
-        body = await read_body(request, MAX_BODY_BYTES)
-    except BodyTooLarge:
-        return error(413, "body_too_large", f"deliveries are limited to {MAX_BODY_BYTES // 1024} KiB")
+    body = await read_body(request, MAX_BODY_BYTES, what="deliveries")
     webhook_id = _header_id(request.headers.get("outreach-webhook-id", ""))
     if webhook_id is None:
         return error(401, "unknown_webhook", "missing or malformed Outreach-Webhook-Id header")

@@ -8,9 +8,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from ingress import outreach_webhooks
-from ingress.errors import error, fields
+from ingress.errors import error, fields, read_body
 from ingress.guards import nooks_api
-from ingress.responses import JSON, BodyTooLarge, read_body
+from ingress.responses import JSON
 from runtime.services import Services
 from schemas.connection import ConnectionStatus, ConnectionView, UserMappingIn
 
@@ -45,11 +45,9 @@ async def list_mappings(request: Request, team_id: str, _: str) -> Response:
 @nooks_api
 async def put_mapping(request: Request, team_id: str, rep_email: str) -> Response:
     services: Services = request.state.services
+    body = await read_body(request, 4096, what="mapping bodies")
     try:
-        body = await read_body(request, 4096)
         mapping = UserMappingIn.model_validate(orjson.loads(body))
-    except BodyTooLarge:
-        return error(413, "body_too_large", "mapping bodies are limited to 4 KiB")
     except orjson.JSONDecodeError:
         return error(400, "bad_json", "body is not valid JSON")
     except ValidationError as invalid:

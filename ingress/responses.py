@@ -1,4 +1,4 @@
-"""JSON answers (orjson) and a size-capped body read. Error answers: ingress/errors.py."""
+"""JSON answers, rendered by orjson. Error answers and body reads: ingress/errors.py."""
 
 from __future__ import annotations
 
@@ -13,21 +13,3 @@ class JSON(Response):
 
     def render(self, content: Any) -> bytes:
         return orjson.dumps(content)
-
-
-class BodyTooLarge(Exception):
-    pass
-
-
-async def read_body(request: Any, limit: int) -> bytes:
-    """Read at most `limit` bytes; refuse early on a large Content-Length, and again while streaming."""
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise BodyTooLarge
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise BodyTooLarge
-        chunks.append(chunk)
-    return b"".join(chunks)

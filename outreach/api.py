@@ -72,9 +72,5 @@ async def create_call(rep: RepSession, attributes: dict[str, Any],
     return Created.model_validate(document).data.id
 
 
-async def mark_task_complete(rep: RepSession, task_id: int, completion_note: str | None = None) -> None:
-    """Task actions take their parameters in the query string, not the body."""
-    params: Params = {}
-    if completion_note:
-        params["actionParams[completionNote]"] = completion_note
-    await rep.post(f"/tasks/{task_id}/actions/markComplete", params=params)
+async def mark_task_complete(rep: RepSession, task_id: int) -> None:
+    await rep.post(f"/tasks/{task_id}/actions/markComplete")

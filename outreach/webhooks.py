@@ -39,7 +39,7 @@ SCOPE = "webhooks.all"
 async def rep_webhooks(rep: RepSession, target_url: str, ids: set[str], user_id: int | None) -> list[Resource]:
     """The org's webhooks to our URL that concern this rep: the ones we stored for it (`ids`) and any its user
     authorized. Filtered page by page: the org lists every rep's webhooks (5 per rep), and keeping all of them for
-    each of 500 reps syncing at once held ~70 MB in the worker (docs/tuning.md)."""
+    each of many reps syncing at once held a lot of memory in the worker (docs/tuning.md)."""
     return [hook async for hook in api.iterate(rep, "webhooks", {})
             if hook.attributes.get("url") == target_url
             and (str(hook.id) in ids or (user_id is not None and hook.related_id("authorizer") == user_id))]

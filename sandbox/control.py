@@ -93,7 +93,7 @@ async def seed_org(request: Request) -> Response:
             raise ControlError(400, str(exc)) from None
     if sb.freeze_gc:
         # A seeded org is tens of thousands of long-lived records; every full GC pass walked them all and stalled
-        # every request in flight by 60-100 ms: "100 ms of Outreach latency" became up to 200 (docs/tuning.md).
+        # every request in flight, adding to the latency a benchmark asked for (docs/tuning.md).
         gc.collect()
         gc.freeze()
     return JSONResponse({"ok": True, "records": {t: len(r) for t, r in sb.store.records.items()}})

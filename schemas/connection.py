@@ -66,7 +66,3 @@ class UserMappingEntry(BaseModel):
     email: str | None = None
     name: str | None = None
 
-
-class ConnectLink(BaseModel):
-    url: str
-    expires_at: str

@@ -66,7 +66,7 @@ class ConnectionStore:
 
     async def delete(self, team_id: str, rep_email: str) -> None:
         async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.delete(keys.connection(team_id, rep_email), keys.rate_budget(team_id, rep_email))
+            pipe.delete(keys.connection(team_id, rep_email))
             pipe.srem(keys.CONNECTIONS, keys.rep_member(team_id, rep_email))
             await pipe.execute()
 

@@ -73,10 +73,6 @@ IGNORED = f"{PREFIX}ignored"  # capped list of ignored event ids and types
 STATS = f"{PREFIX}stats"  # hash of counters
 
 
-def rate_budget(team_id: str, rep_email: str) -> str:
-    """The rep's Outreach rate budget as Outreach last reported it (remaining, reset)."""
-    return f"{PREFIX}budget:{team_id}:{rep_email}"
-
 
 def rep_member(team_id: str, rep_email: str) -> str:
     return f"{team_id}\t{rep_email}"

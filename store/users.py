@@ -26,10 +26,6 @@ class UserDirectory:
         raw = await self._redis.hgetall(keys.users(team_id))
         return {int(k): OutreachUser.model_validate_json(v) for k, v in raw.items()}
 
-    async def user(self, team_id: str, user_id: int) -> OutreachUser | None:
-        raw = await self._redis.hget(keys.users(team_id), str(user_id))
-        return OutreachUser.model_validate_json(raw) if raw else None
-
     async def map_rep(self, team_id: str, rep_email: str, user_id: int) -> bool:
         """Map a rep; True when the mapping changed."""
         previous = await self._redis.hget(keys.mapping(team_id), rep_email)

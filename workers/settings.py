@@ -38,7 +38,7 @@ class WorkerSettings:
     """Tuned for jobs that mostly wait on Outreach: many concurrent jobs, a short poll (see docs/tuning.md)."""
 
     # log_call's outcome is in its log line and, when it needs a person, on /ops; arq's stored result (5 minutes)
-    # would be read by nobody and, at 400 calls/s, hold the last 120,000 of them in Redis.
+    # would be read by nobody and, at hundreds of calls a second, hold a great many of them in Redis.
     functions: ClassVar[list[Any]] = [
         func(log_call, name=jobs.LOG_CALL, keep_result=0),
         func(outreach_change, name=jobs.OUTREACH_CHANGE),

@@ -18,7 +18,7 @@ log = logging.getLogger("workers.subscriptions")
 
 CONCURRENT_REPS = 8
 # Each sync lists every webhook of the org; 500 reps connecting at once ran up to WORKER_MAX_JOBS syncs side by
-# side and the worker peaked at 670 MB (docs/benchmarks.md). At most CONCURRENT_REPS per process; a sync that
+# side and the worker's memory soared (docs/benchmarks.md). At most CONCURRENT_REPS per process; a sync that
 # finds them all busy comes back a little later instead of holding a job slot.
 _SYNC_GATE = asyncio.Semaphore(CONCURRENT_REPS)
 

@@ -12,13 +12,13 @@ def env_number(name: str, default: float) -> float:
 
 # Jobs mostly wait on Outreach, so one process runs many at once.
 MAX_JOBS = int(env_number("WORKER_MAX_JOBS", 200))
-# arq's default 0.5 s poll adds up to half a second to every call. 20 ms: end-to-end p50 81 → 61 ms and p99
-# 106 → 91 ms against 50 ms, for about 1% of a core more while idle (docs/benchmarks.md).
+# arq's default 0.5 s poll adds up to half a second to every call; a short poll costs a little CPU while idle
+# (measured in docs/benchmarks.md).
 POLL_DELAY = env_number("WORKER_POLL_DELAY", 0.02)
 QUEUE_READ_LIMIT = int(env_number("WORKER_QUEUE_READ_LIMIT", 400))
-# Python's cyclic GC ran ~380 times per 3,000 calls (gen0 threshold 700) and took ~5 % of the worker's CPU; jobs'
-# garbage is nearly all freed by reference counting, so the young generation may grow larger between passes.
-# 20,000 cut GC to 0.1 % but let cyclic garbage pile up: 500 reps connecting peaked the worker at 163 MB once.
+# With Python's default young generation (700) cyclic GC took a visible share of the worker's CPU; jobs' garbage
+# is nearly all freed by reference counting, so it may grow larger between passes, but not so large that
+# cyclic garbage piles up (docs/tuning.md has the measurements).
 GC_GEN0_THRESHOLD = int(env_number("WORKER_GC_GEN0_THRESHOLD", 5_000))
 # A job whose worker died is taken up again when its in-progress key expires: JOB_TIMEOUT + 10 s.
 JOB_TIMEOUT = env_number("WORKER_JOB_TIMEOUT", 60)
