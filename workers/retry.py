@@ -1,8 +1,9 @@
 """Where every job decides to try again: backoff, attempt limits, and Outreach's 429 (`Retry-After`).
 
-A job raises arq's `Retry(defer=…)` from here and nowhere else; once a policy's attempts are spent the job
+A job raises arq's `Retry(defer=…)` built here and nowhere else; once a policy's attempts are spent the job
 gives up its own way (a dead letter, a failed notification). arq itself never drops a job (`max_tries` is
-effectively unbounded in workers/settings.py): these policies are the only limits.
+effectively unbounded in workers/settings.py): these policies are the only limits. A policy for retrying a
+single Outreach request inside a job belongs here too, beside the job-level ones.
 """
 
 from __future__ import annotations
@@ -47,8 +48,8 @@ SUBSCRIPTION_SYNC = Policy(max_attempts=8, base_seconds=1.0)
 
 
 def after_rate_limit(limited: RateLimited) -> Retry:
-    """Outreach said 429: come back once its window resets (plus up to 2 s, so reps' jobs do not stampede).
-    Not counted against any policy's attempts' backoff: the wait is Outreach's, not ours."""
+    """Outreach said 429 (or the rep's budget is spent): come back when Outreach said to, plus up to 2 s so the
+    rep's jobs do not return all at once. No attempt limit: the wait is Outreach's, and it always ends."""
     return Retry(defer=limited.retry_after + _jitter(0, 2))
 
 

@@ -2,18 +2,26 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 import pytest
 
-from outreach.budget import RateBudget
+from outreach.budget import UNKNOWN_BUDGET_IN_FLIGHT, UNKNOWN_BUDGET_POLL_SECONDS, RateBudget
 from outreach.errors import RateLimited
 
 
-async def test_unknown_budget_never_blocks() -> None:
+async def test_an_unknown_budget_lets_a_few_requests_find_it_out_then_waits() -> None:
     budget = RateBudget()
-    await budget.acquire("rep")
-    budget.release("rep", None)
+    for _ in range(UNKNOWN_BUDGET_IN_FLIGHT):
+        await asyncio.wait_for(budget.acquire("rep"), 0.5)  # none of these waits
+    assert budget.snapshot("rep") == (None, 0.0)
+    waiting = asyncio.create_task(budget.acquire("rep"))
+    await asyncio.sleep(UNKNOWN_BUDGET_POLL_SECONDS * 3)
+    assert not waiting.done()  # one more would be a burst before Outreach said anything
+    budget.release("rep", {"X-RateLimit-Remaining": "5000", "X-RateLimit-Reset": str(int(time.time()) + 600)})
+    await asyncio.wait_for(waiting, 1)  # the first answer's headers let it through
+    assert budget.snapshot("rep")[0] == 5000
 
 
 async def test_spent_budget_with_a_far_reset_defers_the_job() -> None:
@@ -53,7 +61,8 @@ async def test_a_429_holds_the_rep_until_retry_after_and_bad_headers_are_ignored
     fresh = RateBudget()
     await fresh.acquire("rep")
     fresh.release("rep", {"X-RateLimit-Remaining": "lots", "X-RateLimit-Reset": "soon"})
-    await fresh.acquire("rep")
+    assert fresh.snapshot("rep") == (None, 0.0)  # unreadable headers change nothing
+    await asyncio.wait_for(fresh.acquire("rep"), 0.5)
 
 
 async def test_a_429_holds_the_rep_for_retry_after_not_until_the_hourly_reset() -> None:

@@ -2,33 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import orjson
-import pytest
 from redis.asyncio import Redis
 
-from runtime.embedded_redis import EmbeddedRedis
-from store import keys
+from store import jobs, keys
 from store.queue import EventQueue
-
-
-@pytest.fixture
-async def redis(redis_server: EmbeddedRedis) -> AsyncIterator[Redis]:
-    # A database of its own: the service's worker consumes the queue in database 0.
-    client = Redis.from_url(redis_server.url.rsplit("/", 1)[0] + "/15")
-    assert client.connection_pool.connection_kwargs["db"] == 15
-    await client.flushdb()
-    yield client
-    await client.flushdb()
-    await client.aclose()
 
 
 async def job_args(redis: Redis, job_id: str) -> list[object]:
     raw = await redis.get(keys.ARQ_JOB + job_id)
     assert raw is not None
     job = orjson.loads(raw)
-    assert job["f"] == "log_call" and job["k"] == {}
+    assert job["f"] == jobs.LOG_CALL and job["k"] == {}
     args: list[object] = job["a"]
     return args
 

@@ -15,7 +15,7 @@ from typing import Any
 import orjson
 
 from runtime.services import Services
-from store import keys
+from store import jobs, keys
 from store.crypto import TokenCipher
 from store.subscriptions import Subscription, SubscriptionStore
 from tests.support.service import Service, eventually
@@ -78,7 +78,8 @@ def fixture(name: str) -> bytes:
     return (FIXTURES / name).read_bytes()
 
 
-OUR_JOBS = ("ohk:", "orc:", "subs:")  # cron jobs keep their in-progress key until it expires: not ours
+# Cron jobs keep their in-progress key until it expires: not ours.
+OUR_JOBS = (jobs.WEBHOOK_CHANGE_PREFIX, jobs.RECONCILED_CHANGE_PREFIX, jobs.SYNC_SUBSCRIPTIONS_PREFIX)
 
 
 async def _running(svc: Service) -> list[bytes]:

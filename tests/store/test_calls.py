@@ -1,0 +1,85 @@
+"""The call ledger's two Lua scripts, tested directly: `claim` (lock, attempt count, ledger, connection, mapping
+and event in one round trip) and `complete` (done, event dropped, counted, lock released if still ours)."""
+
+from __future__ import annotations
+
+import pytest
+from cryptography.fernet import Fernet
+from redis.asyncio import Redis
+
+from schemas.connection import ConnectionStatus, TokenSet
+from store import keys
+from store.calls import CALL_STATE_TTL_SECONDS, CallLedger
+from store.connections import ConnectionStore
+from store.crypto import TokenCipher
+
+TEAM, CALL, REP = "team_acme", "call_1", "ana@acme.com"
+LOCK_MS = 5_000
+
+
+async def test_a_first_claim_locks_and_reads_a_blank_call(redis: Redis) -> None:
+    async with CallLedger(redis).claim(TEAM, CALL, REP, lock_ms=LOCK_MS) as claim:
+        assert claim.locked and claim.first_attempt and not claim.done
+        assert claim.outreach_call_id is None and claim.event_body is None
+        assert claim.status is ConnectionStatus.NOT_CONNECTED and claim.outreach_user_id is None
+        assert claim.sealed_tokens is None and claim.ids == (TEAM, CALL, REP)
+        assert 0 < await redis.pttl(keys.call_lock(TEAM, CALL)) <= LOCK_MS
+        assert CALL_STATE_TTL_SECONDS - 5 < await redis.ttl(keys.call_state(TEAM, CALL)) <= CALL_STATE_TTL_SECONDS
+        assert await redis.hget(keys.call_state(TEAM, CALL), "attempts") == b"1"
+
+
+async def test_a_claim_reads_the_connection_mapping_and_event_it_is_asked_for(redis: Redis) -> None:
+    cipher = TokenCipher([Fernet.generate_key().decode()])
+    tokens = TokenSet(access_token="a", refresh_token="r", expires_at=1.0, scopes=["calls.all"])
+    await ConnectionStore(redis, cipher).save_tokens(TEAM, REP, tokens)
+    await redis.hset(keys.mapping(TEAM), REP, "42")
+    await redis.set(keys.event("evt_1"), b'{"id":"evt_1"}')
+    async with CallLedger(redis).claim(TEAM, CALL, REP, lock_ms=LOCK_MS, event_id="evt_1") as claim:
+        assert claim.status is ConnectionStatus.CONNECTED and claim.outreach_user_id == 42
+        assert claim.event_body == b'{"id":"evt_1"}'
+        assert ConnectionStore(redis, cipher).unseal(claim.sealed_tokens) == tokens
+    async with CallLedger(redis).claim(TEAM, CALL, REP, lock_ms=LOCK_MS, event_id="evt_gone") as claim:
+        assert claim.event_body is None
+
+
+async def test_a_second_claim_while_held_is_not_locked_and_counts_the_attempt(redis: Redis) -> None:
+    ledger = CallLedger(redis)
+    async with ledger.claim(TEAM, CALL, REP, lock_ms=LOCK_MS) as first:
+        async with ledger.claim(TEAM, CALL, REP, lock_ms=LOCK_MS) as second:
+            assert first.locked and not second.locked and not second.first_attempt
+        assert await redis.exists(keys.call_lock(TEAM, CALL))  # the loser's exit leaves the holder's lock
+    assert not await redis.exists(keys.call_lock(TEAM, CALL))  # the holder's exit releases it
+    assert await redis.hget(keys.call_state(TEAM, CALL), "attempts") == b"2"
+
+
+async def test_the_lock_is_released_when_the_block_fails(redis: Redis) -> None:
+    ledger = CallLedger(redis)
+    with pytest.raises(RuntimeError):
+        async with ledger.claim(TEAM, CALL, REP, lock_ms=LOCK_MS):
+            raise RuntimeError("Outreach down")
+    async with ledger.claim(TEAM, CALL, REP, lock_ms=LOCK_MS) as again:
+        assert again.locked and not again.first_attempt
+
+
+async def test_record_then_complete_marks_done_drops_the_event_counts_and_releases(redis: Redis) -> None:
+    ledger = CallLedger(redis)
+    await redis.set(keys.event("evt_1"), b"{}")
+    async with ledger.claim(TEAM, CALL, REP, lock_ms=LOCK_MS) as claim:
+        await claim.record_call(9001)
+        assert await redis.hget(keys.call_state(TEAM, CALL), "outreach_call_id") == b"9001"
+        await claim.complete("evt_1")
+        assert not await redis.exists(keys.call_lock(TEAM, CALL))
+        assert not await redis.exists(keys.event("evt_1"))
+        assert await redis.hget(keys.STATS, "calls_logged") == b"1"
+    async with ledger.claim(TEAM, CALL, REP, lock_ms=LOCK_MS) as later:
+        assert later.done and later.outreach_call_id == 9001 and later.locked
+
+
+async def test_complete_leaves_a_lock_that_is_no_longer_ours(redis: Redis) -> None:
+    ledger = CallLedger(redis)
+    async with ledger.claim(TEAM, CALL, REP, lock_ms=LOCK_MS) as claim:
+        # Our lock expired (a job slower than its lock) and another worker took the call.
+        await redis.set(keys.call_lock(TEAM, CALL), "someone-else")
+        await claim.complete("evt_1")
+        assert await redis.hget(keys.call_state(TEAM, CALL), "done") == b"1"
+    assert await redis.get(keys.call_lock(TEAM, CALL)) == b"someone-else"
