@@ -50,6 +50,13 @@ class Stack:
         for worker in self.workers:
             self.cluster.stop(worker)
         self.workers.clear()
+        if self.sandbox is not None:
+            # The sandbox is as strict as Outreach's OpenAPI: a request it refused would fail in production.
+            state = await self.sandbox.state()
+            total = sum(n for route, n in state["request_counts"].items() if route.split(" ")[1].startswith("/api"))
+            refused = state["refusals"]
+            print(f"sandbox: {total:,} Outreach requests, refused: {refused or 'none'} (4xx other than 401/429)",
+                  flush=True)
         if self.http is not None:
             await self.http.close()
         if self.redis is not None:

@@ -171,14 +171,14 @@ async def call_task_list(http: aiohttp.ClientSession, base: str, auth: dict[str,
 
 
 async def refused(http: aiohttp.ClientSession, sandbox_url: str | None) -> str:
-    """How many of the service's requests the sandbox (as strict as Outreach's OpenAPI) refused with a 4xx."""
-    async with http.get(f"{sandbox_url}/_sandbox/requests?path_prefix=/api/v2") as r:
-        log = (await r.json())["requests"]
-    bad = [f"{e['method']} {e['path']} → {e['status']}" for e in log
-           if isinstance(e.get("status"), int) and 400 <= e["status"] < 500 and e["status"] != 401]
-    if not bad:
-        return f"  the sandbox refused none of the service's {len(log)} Outreach requests"
-    return "  the sandbox refused:\n" + "\n".join(f"    {b}" for b in bad)
+    """What the sandbox (as strict as Outreach's OpenAPI) refused of the service's requests so far."""
+    async with http.get(f"{sandbox_url}/_sandbox/state") as r:
+        state = await r.json()
+    total = sum(n for route, n in state["request_counts"].items() if route.split(" ")[1].startswith("/api"))
+    refusals = state["refusals"]  # 4xx other than 401 and 429, by route and status
+    if not refusals:
+        return f"  the sandbox refused none of the service's {total} Outreach requests"
+    return "  the sandbox refused:\n" + "\n".join(f"    {route}: {n}" for route, n in refusals.items())
 
 
 def banner(stack: Stack, demo_result: str | None) -> str:

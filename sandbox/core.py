@@ -49,6 +49,7 @@ class Sandbox:
         return {
             "knobs": self.knobs.as_dict(),
             "request_counts": dict(self.requests.counts),
+            "refusals": dict(self.requests.refusals),
             "token_mints": {str(u): n for u, n in self.tokens.mints.items()},
             "rate_limit_usage": self.limiter.usage(),
             "records": {t: len(rs) for t, rs in self.store.records.items()},

@@ -27,11 +27,18 @@ class RequestLog:
     def clear(self) -> None:
         self.entries: deque[dict[str, Any]] = deque(maxlen=LOG_CAP)
         self.counts: dict[str, int] = {}
+        # 4xx answers other than 401 (token) and 429 (rate), by route and status: what a run asked that Outreach
+        # would refuse (scripts/run and the benchmarks print them; the log itself keeps only the last entries).
+        self.refusals: dict[str, int] = {}
 
     def add(self, entry: dict[str, Any]) -> None:
         self.entries.append(entry)
         key = f"{entry['method']} {template(entry['path'])}"
         self.counts[key] = self.counts.get(key, 0) + 1
+        status = entry.get("status")
+        if isinstance(status, int) and 400 <= status < 500 and status not in (401, 429):
+            refused = f"{key} {status}"
+            self.refusals[refused] = self.refusals.get(refused, 0) + 1
 
 
 class RequestLogMiddleware:
