@@ -19,9 +19,10 @@ import orjson
 from bench.ingress_bench import IngressBench
 from bench.procs import Cluster, log_dir, machine
 from bench.service_bench import ServiceBench
+from bench.webhook_bench import WebhookBench
 
 RESULTS = Path(__file__).resolve().parent / "results"
-SECTIONS = ("ingress", "worker", "e2e", "scale")
+SECTIONS = ("ingress", "worker", "e2e", "scale", "webhooks")
 MB = 2**20
 # The reference machine: arq, tuned, drains about 1,900 no-op jobs/s there. Its worker bars (80 % of
 # the bound, 300 calls/s) are absolute rates; divided by this they become ratios to the same-run arq baseline.
@@ -119,11 +120,38 @@ def checks(results: dict[str, Any]) -> list[dict[str, Any]]:
         row(f"scale: backlog of {backlog['events']:,} events", f"{backlog['redis_bytes_per_event']} B/event in Redis, "
             f"drained at {backlog['drain_per_s']:.0f} calls/s", f"queued at {backlog['enqueue_per_s']:,}/s", "drained",
             backlog["complete"])
+    hooks = results.get("webhooks")
+    if hooks:
+        webhook_rows(hooks, row)
     for role in ("web", "worker"):
         peak = results.get("peak_rss", {}).get(role)
         if peak:
             row(f"peak RSS, {role}", f"{peak / MB:.0f} MB", "-", "< 150 MB", peak < 150 * MB)
     return rows
+
+
+def webhook_rows(hooks: dict[str, Any], row: Any) -> None:
+    def cost(r: dict[str, Any]) -> str:
+        return (("INCOMPLETE: " if not r["complete"] else "") + f"{r['changes']} changes: "
+                f"{r['deliveries_per_change']:.2f} deliveries, {r['notifications_per_change']:.2f} notifications, "
+                f"web {r['web_cpu_ms_per_change']:.2f} + worker {r['worker_cpu_ms_per_change']:.2f} + redis "
+                f"{r['redis_cpu_ms_per_change']:.2f} CPU ms")
+
+    one, fifty, legacy = hooks["1"], hooks["50"], hooks["50_per_rep"]
+    row(f"webhook ingress per change, 1 rep ({one['subscriptions']} subscriptions)", cost(one), "-",
+        "1 delivery, 1 notification", one["deliveries_per_change"] == 1 and one["notifications_per_change"] == 1)
+    web_ratio = fifty["web_cpu_ms_per_change"] / max(one["web_cpu_ms_per_change"], 1e-9)
+    row(f"webhook ingress per change, {fifty['reps']} reps ({fifty['subscriptions']} subscriptions)", cost(fifty),
+        f"1 rep: {one['web_cpu_ms_per_change']:.2f} web CPU ms ({web_ratio:.1f}x)",
+        "1 delivery, 1 notification, web CPU < 2x 1 rep",
+        fifty["deliveries_per_change"] == 1 and fifty["notifications_per_change"] == 1 and web_ratio < 2)
+    saving = legacy["web_cpu_ms_per_change"] / max(fifty["web_cpu_ms_per_change"], 1e-9)
+    row(f"webhook ingress per change, {legacy['reps']} reps holding a set each ({legacy['subscriptions']} "
+        f"subscriptions, before)", cost(legacy),
+        f"one set: {fifty['web_cpu_ms_per_change']:.2f} web CPU ms, {saving:.0f}x less", "-", None)
+    repair = hooks["repair"]
+    row("per-rep sets brought to one set by a repair run", f"{repair['before']} → {repair['after']} subscriptions "
+        f"in {repair['seconds']:.1f} s", "-", "one set", repair["after"] == 5)
 
 
 def markdown(header: list[str], rows: list[list[str]]) -> str:
@@ -165,6 +193,9 @@ def main() -> int:
         if sections & {"worker", "e2e", "scale"}:
             log("2-4. worker, end to end, scale")
             results["service"] = asyncio.run(ServiceBench(cluster, args.quick, log).run(sections))
+        if "webhooks" in sections:
+            log("5. webhook ingress per change")
+            results["webhooks"] = asyncio.run(WebhookBench(cluster, args.quick, log).run())
     finally:
         cluster.close()
         results["peak_rss"] = dict(cluster.peak_rss)

@@ -16,6 +16,7 @@ from ingress.errors import EXCEPTION_HANDLERS, error
 from ingress.guards import Handler
 from ingress.pages import templates
 from ingress.responses import JSON
+from ingress.webhook_health import team_webhooks
 from runtime.services import Services
 from schemas.ops import ParkedEvent
 from store.queue import stats
@@ -61,8 +62,16 @@ async def dashboard(request: Request) -> Response:
         "dead_letters": await services.dead_letters.all(),
         "parked": await _parked(services),
         "flags": (await services.dead_letters.flags())[-50:],
+        "webhook_teams": await team_webhooks(services),
     }
     return templates.TemplateResponse(request, "ops.html", context, headers={"Cache-Control": "no-store"})
+
+
+@operators_only
+async def webhooks(request: Request) -> Response:
+    """Each team's subscription holder and the health of its one set (docs/outreach-webhooks.md)."""
+    teams = await team_webhooks(request.state.services)
+    return JSON({"teams": [team.model_dump(mode="json") for team in teams]})
 
 
 @operators_only
@@ -104,6 +113,7 @@ def create_app() -> Starlette:
         Route("/api/dead-letters/{event_id}/retry", retry_dead_letter, methods=["POST"]),
         Route("/api/parked", parked, methods=["GET"]),
         Route("/api/flagged", flagged, methods=["GET"]),
+        Route("/api/webhooks", webhooks, methods=["GET"]),
     ], exception_handlers=EXCEPTION_HANDLERS)
 
 

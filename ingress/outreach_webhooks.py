@@ -5,11 +5,13 @@ reduced change is durably queued, 503 when Redis cannot take it. Order: size (41
 `Outreach-Webhook-Id` (401 unknown) → hex HMAC-SHA256 of the raw body with that subscription's secret (401)
 → JSON (400) → lenient reduction (never a 500) → one Lua call that dedupes the event id and queues the job.
 
-Also what a rep connecting or disconnecting does to their subscriptions in Outreach (docs/outreach-webhooks.md).
+Also what a rep connecting or disconnecting does to the team's one set of subscriptions in Outreach
+(docs/outreach-webhooks.md).
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import logging
@@ -33,6 +35,11 @@ MAX_BODY_BYTES = 256 * 1024
 MAX_HEADER_LENGTH = 128
 SIGNATURE_LENGTH = 64  # hex SHA-256
 UNSUBSCRIBE_TIMEOUT_SECONDS = 5.0
+# A disconnect of the holder moves the set before the tokens go: the next rep's set is created, then this one's
+# deleted with its own token. The rep's DELETE waits at most this long; past it the set is abandoned (forgotten
+# here, deleted best effort) and a sync job finishes the move.
+MOVE_TIMEOUT_SECONDS = 10.0
+LOCK_WAIT_SECONDS = 3.0
 
 
 def _header_id(value: str) -> str | None:
@@ -98,21 +105,42 @@ def _verify(candidates: list[Subscription], body: bytes, signature: str) -> Subs
 
 # --- a rep connects or disconnects --------------------------------------------------------------------------
 async def subscribe_rep(services: Services, team_id: str, rep_email: str) -> None:
-    """Subscribe (or repair) in the background: the rep's browser is waiting on the OAuth callback."""
+    """Subscribe (or repair, or move the team's set to this rep) in the background: the rep's browser is waiting
+    on the OAuth callback."""
+    await _queue_sync(services, team_id, rep_email)
+
+
+async def _queue_sync(services: Services, team_id: str, rep_email: str) -> None:
     try:
         await services.inbox.queue_subscription_sync(team_id, rep_email)
     except RedisError:
-        log.warning("could not queue the webhook subscription job team=%s rep=%s (the repair cron will)",
-                    team_id, rep_email)
+        log.warning("could not queue the webhook subscription job team=%s (the repair cron will)", team_id)
 
 
 async def unsubscribe_rep(services: Services, team_id: str, rep_email: str) -> None:
-    """Runs before the tokens are deleted: remove the subscriptions here and, best effort, in Outreach."""
+    """Runs before the tokens are deleted: the team's set moves to another rep (or goes, with the last rep) while
+    this rep's token can still delete what it holds."""
     try:
-        deleted = await services.webhooks.unsubscribe(team_id, rep_email, UNSUBSCRIBE_TIMEOUT_SECONDS)
-        await services.inbox.forget_rep(team_id, rep_email)
+        async with asyncio.timeout(MOVE_TIMEOUT_SECONDS):
+            report = await services.webhooks.release(team_id, rep_email, wait=LOCK_WAIT_SECONDS)
+        log.info("webhooks after disconnect team=%s rep=%s holder=%s retired=%s", team_id, rep_email,
+                 report.holder, report.retired)
     except Exception as failed:  # a disconnect must always complete
+        log.warning("webhook move on disconnect did not finish team=%s rep=%s error=%s", team_id, rep_email,
+                    type(failed).__name__)
+        await _abandon(services, team_id, rep_email)
+    try:
+        await services.inbox.forget_rep(team_id, rep_email)
+    except RedisError:
+        log.warning("could not forget reconciliation cursors team=%s rep=%s", team_id, rep_email)
+
+
+async def _abandon(services: Services, team_id: str, rep_email: str) -> None:
+    try:
+        deleted = await services.webhooks.abandon(team_id, rep_email, UNSUBSCRIBE_TIMEOUT_SECONDS)
+    except Exception as failed:
         log.warning("webhook unsubscribe failed team=%s rep=%s error=%s", team_id, rep_email,
                     type(failed).__name__)
         return
-    log.info("webhooks unsubscribed team=%s rep=%s deleted=%d", team_id, rep_email, deleted)
+    log.info("webhooks abandoned team=%s rep=%s deleted=%d", team_id, rep_email, deleted)
+    await _queue_sync(services, team_id, "")

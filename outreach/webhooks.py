@@ -1,48 +1,43 @@
-"""Webhook subscriptions in Outreach (`/webhooks`, scope `webhooks.all`), one per resource and rep.
+"""Webhook subscriptions in Outreach (`/webhooks`, scope `webhooks.all`): the calls, and keeping one set (one
+subscription per resource) held by one rep's token. Which rep holds a team's set is decided in
+`outreach/team_webhooks.py`; this module makes one authorizer's set whole.
 
-`sync` makes Outreach hold exactly one active subscription per resource for the rep, targeting
+`SetSync.sync` makes Outreach hold exactly one active subscription per resource for the rep, targeting
 `{PUBLIC_BASE_URL}/v1/outreach/webhooks`, each with its own random secret (stored encrypted):
 - a stored subscription that Outreach still has, active → kept;
 - one Outreach disabled (`active` false, `disabledReason`) → deleted and created afresh (new secret);
 - one Outreach deleted → created afresh;
-- one in Outreach with our URL that nobody here knows (a crash between create and save, a lost Redis) and
-  that this rep authorized → deleted (its secret is unknown: it could never be verified).
-Subscriptions of other reps of the team share URL and resource; they are recognised by id and left alone.
-A Redis lock per rep keeps concurrent syncs (connect, reconnect, the repair cron) from creating duplicates.
+- one in Outreach with our URL that nobody here knows (a crash between create and save, a lost Redis, a set
+  whose move was cut short) and that a user of the team authorized → deleted (its secret is unknown: it could
+  never be verified).
+Callers hold the team's lock (`store/keys.webhook_team_lock`), so concurrent syncs never create duplicates.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import secrets
 from dataclasses import dataclass, field
-
-from redis.asyncio import Redis
 
 from outreach import api
 from outreach.client import OutreachClient, RepSession
 from outreach.errors import NotFound
 from schemas.outreach import Resource, Single
 from schemas.outreach_webhooks import SUBSCRIBED_RESOURCES
-from store import keys
-from store.locks import Lock
 from store.subscriptions import Subscription, SubscriptionStore
-from store.users import UserDirectory
 
 log = logging.getLogger("outreach.webhooks")
 
-SYNC_LOCK_MS = 60_000
 SCOPE = "webhooks.all"
 
 
-async def rep_webhooks(rep: RepSession, target_url: str, ids: set[str], user_id: int | None) -> list[Resource]:
-    """The org's webhooks to our URL that concern this rep: the ones we stored for it (`ids`) and any its user
-    authorized. Filtered page by page: the org lists every rep's webhooks (5 per rep), and keeping all of them for
-    each of many reps syncing at once held a lot of memory in the worker (docs/tuning.md)."""
+async def team_webhooks(rep: RepSession, target_url: str, ids: set[str], authorizers: set[int]) -> list[Resource]:
+    """The org's webhooks to our URL that concern this team: the ones we stored (`ids`) and any that a user of
+    the team authorized. Filtered page by page: an org may list many webhooks, and keeping all of them for each
+    of many syncs at once held a lot of memory in the worker (docs/tuning.md)."""
     return [hook async for hook in api.iterate(rep, "webhooks", {})
             if hook.attributes.get("url") == target_url
-            and (str(hook.id) in ids or (user_id is not None and hook.related_id("authorizer") == user_id))]
+            and (str(hook.id) in ids or hook.related_id("authorizer") in authorizers)]
 
 
 async def create_webhook(rep: RepSession, url: str, resource: str, secret: str, action: str = "*") -> Resource:
@@ -76,35 +71,21 @@ class SyncReport:
                 "orphans_deleted": self.orphans_deleted}
 
 
-class SubscriptionBusy(Exception):
-    """Another process is syncing this rep's subscriptions right now."""
+class SetSync:
+    """Makes one rep's set whole: one active subscription per resource (callers hold the team's lock)."""
 
-
-class SubscriptionManager:
-    def __init__(self, redis: Redis, client: OutreachClient, store: SubscriptionStore, users: UserDirectory,
-                 target_url: str) -> None:
-        self._redis = redis
+    def __init__(self, client: OutreachClient, store: SubscriptionStore, target_url: str) -> None:
         self._client = client
         self._store = store
-        self._users = users
         self.target_url = target_url
 
-    async def sync(self, team_id: str, rep_email: str) -> SyncReport:
-        lock = Lock(self._redis, keys.subscriptions_lock(team_id, rep_email), SYNC_LOCK_MS)
-        if not await lock.acquire():
-            raise SubscriptionBusy
-        try:
-            return await self._sync(team_id, rep_email)
-        finally:
-            await lock.release()
-
-    async def _sync(self, team_id: str, rep_email: str) -> SyncReport:
+    async def sync(self, team_id: str, rep_email: str, authorizers: set[int]) -> SyncReport:
+        """`authorizers`: the Outreach user ids of the team's reps (whose unknown webhooks are orphans)."""
         rep = self._client.for_rep(team_id, rep_email)
         report = SyncReport()
         stored = await self._store.for_rep(team_id, rep_email)
         stored_ids = await self._store.webhook_ids(team_id, rep_email)
-        user_id = await self._users.mapped_user_id(team_id, rep_email)
-        ours = await rep_webhooks(rep, self.target_url, set(stored_ids.values()), user_id)
+        ours = await team_webhooks(rep, self.target_url, set(stored_ids.values()), authorizers)
         remote = {str(hook.id): hook for hook in ours}
         for resource in SUBSCRIBED_RESOURCES:
             sub = stored.get(resource)
@@ -122,8 +103,7 @@ class SubscriptionManager:
             else:
                 report.created.append(resource)
             await self._create(rep, resource)
-        if user_id is not None:
-            await self._delete_orphans(rep, user_id, ours, report)
+        await self._delete_orphans(rep, authorizers, ours, report)
         return report
 
     async def _create(self, rep: RepSession, resource: str) -> Subscription:
@@ -136,41 +116,20 @@ class SubscriptionManager:
                  resource, hook.id)
         return sub
 
-    async def _delete_orphans(self, rep: RepSession, user_id: int, ours: list[Resource], report: SyncReport
-                              ) -> None:
-        known = set((await self._store.webhook_ids(rep.team_id, rep.rep_email)).values())
+    async def _delete_orphans(self, rep: RepSession, authorizers: set[int], ours: list[Resource],
+                              report: SyncReport) -> None:
         for hook in ours:
             webhook_id = str(hook.id)
-            if webhook_id in known or hook.related_id("authorizer") != user_id:
+            if hook.related_id("authorizer") not in authorizers:
                 continue
-            if any(team == rep.team_id for team, _ in await self._store.owners(webhook_id)):
-                continue  # another rep's subscription in this team
+            # Stored by anyone (another rep of this team during a move, or a team of another org whose ids
+            # collide): not an orphan. Leaking a real orphan is better than deleting a live subscription.
+            if await self._store.owners(webhook_id):
+                continue
             if await delete_webhook(rep, webhook_id):
                 report.orphans_deleted.append(webhook_id)
-
-    async def unsubscribe(self, team_id: str, rep_email: str, within: float) -> int:
-        """Forget the rep's subscriptions here at once, then delete them in Outreach, best effort, within
-        `within` seconds (deliveries to a forgotten subscription get 401 meanwhile)."""
-        ids = await self._store.remove_rep(team_id, rep_email)
-        if not ids:
-            return 0
-        rep = self._client.for_rep(team_id, rep_email)
-        try:
-            async with asyncio.timeout(within):
-                results = await asyncio.gather(*(delete_webhook(rep, webhook_id) for webhook_id in ids.values()),
-                                               return_exceptions=True)
-        except TimeoutError:
-            log.warning("webhook deletion timed out team=%s rep=%s", team_id, rep_email)
-            return 0
-        deleted = sum(1 for result in results if result is True)
-        failures = [type(r).__name__ for r in results if isinstance(r, BaseException)]
-        if failures:
-            log.warning("webhook deletion failed team=%s rep=%s errors=%s", team_id, rep_email,
-                        ",".join(sorted(set(failures))))
-        return deleted
 
 
 def has_scope(scopes: list[str]) -> bool:
     """Unknown scopes (an empty list) are given the benefit of the doubt: Outreach will answer 403 if not."""
     return not scopes or SCOPE in scopes
-

@@ -12,8 +12,8 @@ from redis.asyncio import Redis
 from standardwebhooks import Webhook
 
 from outreach.client import OutreachClient
+from outreach.team_webhooks import TeamSubscriptions
 from outreach.tokens import TokenManager
-from outreach.webhooks import SubscriptionManager
 from schemas.settings import Settings
 from store.calls import CallLedger
 from store.connections import ConnectionStore
@@ -49,7 +49,7 @@ class Services:
     nooks_events: Webhook  # verifies events from Nooks (NOOKS_EVENTS_SECRET)
     subscriptions: SubscriptionStore  # Outreach webhook subscriptions and their secrets
     inbox: OutreachInbox  # Outreach changes on their way to the dialer
-    webhooks: SubscriptionManager  # keeps each rep's subscriptions in Outreach
+    webhooks: TeamSubscriptions  # keeps each team's one set of subscriptions in Outreach
 
     @classmethod
     def open(cls, settings: Settings, redis: Redis | None = None) -> Services:
@@ -84,7 +84,8 @@ class Services:
             nooks_events=Webhook(settings.nooks_events_secret),
             subscriptions=subscriptions,
             inbox=OutreachInbox(redis),
-            webhooks=SubscriptionManager(redis, outreach, subscriptions, users, settings.webhook_target_url),
+            webhooks=TeamSubscriptions(redis, outreach, subscriptions, connections, users,
+                                       settings.webhook_target_url),
         )
 
     async def close(self) -> None:

@@ -55,7 +55,7 @@ async def member(request: Request) -> Response:
     _check_method(request)
     sb = core.of(request)
     record = sb.store.get(rt.name, id_)
-    if record is None:
+    if record is None or not sb.visibility.sees(sb.store, request.scope["sandbox.user_id"], record):
         raise not_found(rt.name, id_)
     if request.method == "GET":
         params = list(request.query_params.multi_items())
@@ -96,7 +96,11 @@ async def task_action(request: Request) -> Response:
         if k.startswith(_ACTION_PARAM) and k.endswith("]")
     }
     user_id: int = request.scope["sandbox.user_id"]
-    task = tasks.perform(sb.store, int(request.path_params["id"]), request.path_params["action"], params, user_id)
+    task_id = int(request.path_params["id"])
+    target = sb.store.get("task", task_id)
+    if target is not None and not sb.visibility.sees(sb.store, user_id, target):
+        raise not_found("task", task_id)
+    task = tasks.perform(sb.store, task_id, request.path_params["action"], params, user_id)
     return JsonApiResponse({"data": resource(sb.store, task, _base(request))})
 
 
@@ -104,6 +108,8 @@ def _list(request: Request, rt: ResourceType) -> Response:
     sb = core.of(request)
     params = list(request.query_params.multi_items())
     q = query.parse(sb.store, rt, params)
+    user_id: int = request.scope["sandbox.user_id"]
+    q.predicates.append(lambda record: sb.visibility.sees(sb.store, user_id, record))
     page, more = query.run(sb.store, rt, q)
     base = _base(request)
     self_url = f"{base}/{rt.plural}"

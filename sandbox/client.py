@@ -146,6 +146,13 @@ class SandboxControl:
         ]
         return result
 
+    async def own_records_only(self, email: str | None = None, *, user_id: int | None = None,
+                               own_only: bool = True) -> list[int]:
+        """Restrict (or, with `own_only=False`, free) what a user reads and what its webhooks deliver."""
+        body = {"email": email, "user_id": user_id, "own_only": own_only}
+        result: list[int] = (await self._call("POST", "/visibility", body))["own_records_only"]
+        return result
+
     async def connect(
         self,
         email: str,

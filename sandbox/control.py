@@ -203,6 +203,16 @@ async def disable_webhook(request: Request) -> Response:
     return JSONResponse({"data": resource(sb.store, hook, _base(request))})
 
 
+async def visibility(request: Request) -> Response:
+    """`{"email" | "user_id", "own_only": true}`: the user reads (and its webhooks deliver) only its own records."""
+    sb, body = core.of(request), await _body(request)
+    if not isinstance(body.get("own_only", True), bool):
+        raise ControlError(400, "own_only must be a boolean")
+    user_id = _user_id(sb, body)
+    sb.visibility.restrict(user_id, own_only=bool(body.get("own_only", True)))
+    return JSONResponse({"user_id": user_id, "own_records_only": sorted(sb.visibility.own_only)})
+
+
 async def control_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ControlError)
     return _fail(exc.status, str(exc))
@@ -220,4 +230,5 @@ routes = [
     Route("/login", login, methods=["POST"]),
     Route("/tokens/{op}", tokens, methods=["POST"]),
     Route("/webhooks/{id:int}/disable", disable_webhook, methods=["POST"]),
+    Route("/visibility", visibility, methods=["POST"]),
 ]

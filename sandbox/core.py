@@ -13,6 +13,7 @@ from .observe import RequestLog
 from .ratelimit import RateLimiter
 from .state import Store
 from .tokens import Tokens
+from .visibility import Visibility
 from .webhooks import Deliveries
 
 DEFAULT_CLIENT_ID = "sandbox-client-id"
@@ -31,7 +32,8 @@ class Sandbox:
         self.tokens = Tokens(self.knobs, {client_id: client_secret})
         self.limiter = RateLimiter(self.knobs)
         self.requests = RequestLog()
-        self.deliveries = Deliveries(self.store, self.knobs, ORG_ID)
+        self.visibility = Visibility()
+        self.deliveries = Deliveries(self.store, self.knobs, ORG_ID, self.visibility)
         self.audit: Audit | None = None  # set by create_app(audit=True)
 
     def reset(self) -> None:
@@ -44,6 +46,7 @@ class Sandbox:
         self.limiter.windows.clear()
         self.requests.clear()
         self.deliveries.log.clear()
+        self.visibility.clear()
 
     def state(self) -> dict[str, Any]:
         return {
@@ -56,6 +59,7 @@ class Sandbox:
             "pending_deliveries": self.deliveries.pending,
             "login": dict(self.tokens.login),
             "org_id": ORG_ID,
+            "own_records_only": sorted(self.visibility.own_only),
         }
 
 

@@ -22,6 +22,7 @@ from . import timeutil
 from .knobs import Knobs
 from .schema import TYPES
 from .state import Change, Record, Store
+from .visibility import Visibility
 
 LOG_CAP = 10_000
 
@@ -50,8 +51,8 @@ def _matches(webhook: Record, change: Change) -> bool:
 
 
 class Deliveries:
-    def __init__(self, store: Store, knobs: Knobs, org_id: str) -> None:
-        self.store, self.knobs, self.org_id = store, knobs, org_id
+    def __init__(self, store: Store, knobs: Knobs, org_id: str, visibility: Visibility) -> None:
+        self.store, self.knobs, self.org_id, self.visibility = store, knobs, org_id, visibility
         self.log: deque[dict[str, Any]] = deque(maxlen=LOG_CAP)
         self.pending = 0
         self.loop: asyncio.AbstractEventLoop | None = None
@@ -73,7 +74,10 @@ class Deliveries:
     def on_change(self, change: Change) -> None:
         if change.action not in TYPES[change.type].events:
             return
-        hooks = [w for w in self.store.all("webhook").values() if _matches(w, change)]
+        record = self.store.get(change.type, change.id)
+        rels = record.rels if record is not None else change.relationships  # destroyed: as it was
+        hooks = [w for w in self.store.all("webhook").values() if _matches(w, change)
+                 and self.visibility.can_read(self.store, w.rels.get("authorizer"), change.type, rels)]
         if not hooks:
             return
         payload = envelope(change)

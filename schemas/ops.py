@@ -30,3 +30,19 @@ class ParkedEvent(BaseModel):
     team_id: str
     rep_email: str
     reason: str
+
+
+class TeamWebhooks(BaseModel):
+    """A team's one set of Outreach webhook subscriptions, as /ops shows it."""
+
+    team_id: str
+    health: str  # "ok", "degraded" (see problems) or "none" (nobody can hold a set)
+    problems: list[str]
+    holder: str | None
+    holder_status: str | None  # the holder's connection: connected, needs_reconnect, not_connected
+    holder_since: int | None
+    subscribed: list[str]  # resources the holder's set covers
+    missing: list[str]
+    other_sets: dict[str, int]  # rep → subscriptions still held outside the holder's set (a move, an older version)
+    reps: int  # reps of the team with a stored connection
+    checked_at: int | None

@@ -95,8 +95,15 @@ def rep_subscriptions(team_id: str, rep_email: str) -> str:
     return f"{PREFIX}whsubs:{team_id}:{rep_email}"
 
 
-def subscriptions_lock(team_id: str, rep_email: str) -> str:
-    return f"{PREFIX}lock:whsubs:{team_id}:{rep_email}"
+def webhook_team(team_id: str) -> str:
+    """The team's subscription holder (the rep whose token holds its one set) and the last check's outcome:
+    `holder`, `since`, `checked_at`, `problem` (a short reason, never Outreach data)."""
+    return f"{PREFIX}whteam:{team_id}"
+
+
+def webhook_team_lock(team_id: str) -> str:
+    """Held while a process creates, moves or removes the team's subscriptions (every web and worker process)."""
+    return f"{PREFIX}lock:whteam:{team_id}"
 
 
 def outreach_seen(team_id: str, event_id: str) -> str:

@@ -167,14 +167,16 @@ class Notifier:
         return change.model_copy(update=updates) if updates else change
 
     async def rep_emails(self, change: ReducedChange) -> list[str]:
-        """The subscription's rep, plus every rep mapped to the record's owner/user."""
-        emails = {change.rep_email}
+        """The reps the change concerns: every rep mapped to the record's owner/user. When none is, the rep whose
+        token saw the change (the team's subscription holder, or the rep reconciliation read it for), so a
+        notification always names someone who can act on it."""
         owners = {change.related.get(name) for name in OWNER_RELATIONSHIPS} - {None}
+        emails = set()
         if owners:
             for entry in await self.services.users.mappings(change.team_id):
                 if entry.outreach_user_id in owners:
                     emails.add(entry.rep_email)
-        return sorted(emails)
+        return sorted(emails or {change.rep_email})
 
     async def post(self, url: str, secret: str, notification: Notification) -> int:
         body = notification.model_dump_json()

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import aiohttp
 
+from store import keys
 from tests.support.nooks import call_event
+from tests.support.outreach_hooks import connect_another, connect_with_webhooks
 from tests.support.servers import running_app
 from tests.support.service import Service, eventually
 
 
 async def test_dashboard_needs_credentials(svc: Service) -> None:
-    for path in ("/ops", "/ops/api/dead-letters", "/ops/api/parked", "/ops/api/summary"):
+    for path in ("/ops", "/ops/api/dead-letters", "/ops/api/parked", "/ops/api/summary", "/ops/api/webhooks"):
         async with svc.http.get(f"{svc.base_url}{path}") as response:
             assert response.status == 401
             assert response.headers["WWW-Authenticate"].startswith("Basic")
@@ -31,6 +33,25 @@ async def test_dashboard_shows_parked_and_dead_letters(svc: Service) -> None:
     assert "Queue dashboard" in page and parked["id"] in page and "not connected" in page
     status, summary = await svc.ops_api("GET", "/ops/api/summary")
     assert status == 200 and summary["parked"] == 1
+
+
+async def test_each_teams_webhook_holder_and_health(svc: Service) -> None:
+    await connect_with_webhooks(svc)
+    await connect_another(svc, "ben@acme.com")
+    status, body = await svc.ops_api("GET", "/ops/api/webhooks")
+    assert status == 200
+    [team] = body["teams"]
+    assert team["team_id"] == "team_acme" and team["health"] == "ok" and team["problems"] == []
+    assert team["holder"] == "ana@acme.com" and team["holder_status"] == "connected" and team["reps"] == 2
+    assert team["missing"] == [] and len(team["subscribed"]) == 5 and team["other_sets"] == {}
+    assert isinstance(team["holder_since"], int) and isinstance(team["checked_at"], int)
+
+    await svc.redis.hset(keys.connection("team_acme", "ana@acme.com"), "status", "needs_reconnect")
+    [team] = (await svc.ops_api("GET", "/ops/api/webhooks"))[1]["teams"]
+    assert team["health"] == "degraded" and team["problems"] == ["holder needs_reconnect"]
+    async with svc.http.get(f"{svc.base_url}/ops", headers=svc.basic()) as response:
+        page = await response.text()
+    assert "Outreach webhooks" in page and "ana@acme.com (needs reconnect)" in page and "5/5" in page
 
 
 async def test_retry_of_unknown_dead_letter_is_404(svc: Service) -> None:

@@ -1,8 +1,9 @@
-"""Webhook subscriptions in Outreach: created on connect, reused on reconnect, repaired, removed on disconnect."""
+"""Webhook subscriptions in Outreach: created on connect, reused on reconnect, repaired, removed on disconnect.
+How a team shares one set between its reps: tests/outreach/test_team_webhooks.py."""
 
 from __future__ import annotations
 
-from outreach.webhooks import rep_webhooks
+from outreach.webhooks import team_webhooks
 from store import keys
 from tests.support.outreach_hooks import (
     REP,
@@ -59,33 +60,25 @@ async def test_reconnect_reuses_and_never_duplicates(svc: Service) -> None:
         {k: s.webhook_id for k, s in first.items()}
 
 
-async def test_two_reps_of_a_team_each_keep_their_own(svc: Service) -> None:
-    await connect_with_webhooks(svc)
-    await connect_with_webhooks(svc, TEAM, "ben@acme.com")
-    async with services_for(svc) as ctx:
-        await repair_subscriptions(ctx)
-    assert len(_ours(svc, await sandbox_webhooks(svc))) == 10
-    assert len(await our_subscriptions(svc)) == 5 and len(await our_subscriptions(svc, TEAM, "ben@acme.com")) == 5
-
-
-async def test_a_sync_keeps_only_its_own_reps_webhooks(svc: Service) -> None:
-    """The org lists every rep's webhooks; a sync holds on to this rep's only (memory with 500 reps syncing)."""
+async def test_a_sync_keeps_only_its_teams_webhooks(svc: Service) -> None:
+    """The org lists every webhook; a sync holds on to the team's only (memory with 500 syncs at once)."""
     ana = await connect_with_webhooks(svc)
-    await connect_with_webhooks(svc, TEAM, "ben@acme.com")
     orphan = await svc.sandbox.create("webhook", {"url": svc.settings.webhook_target_url, "resource": "task",
                                                   "action": "*", "secret": "lost"},
                                       {"authorizer": 1, "creator": 1, "updater": 1})
-    assert len(_ours(svc, await sandbox_webhooks(svc))) == 11
+    elsewhere = await svc.sandbox.create("webhook", {"url": svc.settings.webhook_target_url, "resource": "task",
+                                                     "action": "*", "secret": "other team"},
+                                         {"authorizer": 3, "creator": 3, "updater": 3})
+    assert len(_ours(svc, await sandbox_webhooks(svc))) == 7
     async with services_for(svc) as ctx:
         services = ctx["services"]
         rep = services.outreach.for_rep(TEAM, REP)
-        user_id = await services.users.mapped_user_id(TEAM, REP)
-        assert user_id == 1
         ids = {sub.webhook_id for sub in ana.values()}
-        kept = await rep_webhooks(rep, svc.settings.webhook_target_url, ids, user_id)
-        assert {str(h.id) for h in kept} == ids | {str(orphan["id"])}  # ben's five are not kept
-        unmapped = await rep_webhooks(rep, svc.settings.webhook_target_url, ids, None)
+        kept = await team_webhooks(rep, svc.settings.webhook_target_url, ids, {1})
+        assert {str(h.id) for h in kept} == ids | {str(orphan["id"])}  # user 3 is no rep of this team
+        unmapped = await team_webhooks(rep, svc.settings.webhook_target_url, ids, set())
         assert {str(h.id) for h in unmapped} == ids
+    assert str(elsewhere["id"]) in {str(h["id"]) for h in await sandbox_webhooks(svc)}
 
 
 async def test_disconnect_deletes_them_in_outreach_and_here(svc: Service) -> None:
@@ -151,5 +144,5 @@ async def test_orphan_with_our_url_is_removed(svc: Service) -> None:
 
 async def test_no_subscriptions_without_connection(svc: Service) -> None:
     async with services_for(svc) as ctx:
-        assert await repair_subscriptions(ctx) == {"repaired": 0, "failed": 0}
+        assert await repair_subscriptions(ctx) == {"teams": 0, "repaired": 0, "failed": 0}
     assert await sandbox_webhooks(svc) == []

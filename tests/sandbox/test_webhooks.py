@@ -149,3 +149,26 @@ async def test_drops_errors_and_network_retries(ana: Api, control: SandboxContro
     assert await control.wait_deliveries() == []
     hooks = await control.records("webhook")
     assert hooks[0]["attributes"]["disabledReason"] == "Failing for 7 days"
+
+
+async def test_a_user_restricted_to_its_own_records_reads_and_is_delivered_only_those(
+    ana: Api, control: SandboxControl, receiver: Receiver
+) -> None:
+    """A webhook only delivers records its authorizer may read (API-NOTES.md)."""
+    await subscribe(ana, receiver.url, resource="task")
+    assert await control.own_records_only("ana@acme.com") == [1]
+    tasks = await ana.get("/tasks", **{"page[size]": "1000"})
+    assert {t["relationships"]["owner"]["data"]["id"] for t in tasks["data"]} == {1}
+    assert (await ana.request("GET", "/tasks/1128"))[0] == 404  # ben's
+    assert (await ana.request("POST", "/tasks/1128/actions/markComplete"))[0] == 404
+    assert (await ana.request("GET", "/sequenceStates/7003"))[0] == 404  # its prospect is ben's
+    assert (await ana.request("GET", "/users/2"))[0] == 200  # no owner: visible
+    await control.update("task", 1128, {"note": "ben's"})
+    await control.update("task", 1122, {"note": "ana's"})
+    log = await control.wait_deliveries()
+    assert [e["resource_id"] for e in log] == [1122]
+
+    await control.own_records_only("ana@acme.com", own_only=False)
+    assert (await ana.request("GET", "/tasks/1128"))[0] == 200
+    await control.update("task", 1128, {"note": "ben's again"})
+    assert sorted(e["resource_id"] for e in await control.wait_deliveries()) == [1122, 1128]

@@ -49,6 +49,18 @@ async def connect_with_webhooks(svc: Service, team_id: str = TEAM, rep_email: st
     return await eventually(complete)
 
 
+async def holder_of(svc: Service, team_id: str = TEAM) -> str | None:
+    raw = await svc.redis.hget(keys.webhook_team(team_id), "holder")
+    return raw.decode() if raw else None
+
+
+async def connect_another(svc: Service, rep_email: str, team_id: str = TEAM) -> None:
+    """Connect one more rep of a team that already holds its set, and wait for its sync job to run."""
+    status, page = await svc.connect(team_id, rep_email)
+    assert status == 200, page
+    await worker_idle(svc)
+
+
 def sign(secret: str, body: bytes) -> str:
     return hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
