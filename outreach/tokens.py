@@ -8,7 +8,9 @@ may have refreshed meanwhile) and only then asks Outreach.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
+from collections.abc import Awaitable, Callable
 
 import aiohttp
 from redis.asyncio import Redis
@@ -20,6 +22,8 @@ from schemas.settings import Settings
 from store import keys
 from store.connections import ConnectionStore
 from store.locks import Lock
+
+log = logging.getLogger("outreach.tokens")
 
 REFRESH_AHEAD_SECONDS = 300
 LOCK_TTL_MS = 30_000
@@ -33,6 +37,8 @@ class TokenManager:
         self._connections = connections
         self._session = session
         self._settings = settings
+        # Told when a rep's tokens stop working (the team's webhook set may have to move: runtime/services.py).
+        self.on_needs_reconnect: Callable[[str, str], Awaitable[None]] | None = None
 
     async def access_token(self, team_id: str, rep_email: str, known: TokenSet | None = None) -> str:
         """A usable access token; `known` is the stored set when the caller has just read it."""
@@ -60,6 +66,7 @@ class TokenManager:
                 renewed = await oauth.refresh(self._session, self._settings, current.refresh_token)
             except OAuthRefused:
                 await self._connections.mark_needs_reconnect(team_id, rep_email, refused=current.refresh_token)
+                await self._tell_needs_reconnect(team_id, rep_email)
                 raise ReconnectRequired("Outreach refused the refresh token; the rep must reconnect") from None
             await self._connections.save_tokens(team_id, rep_email, renewed)
             return renewed
@@ -69,6 +76,16 @@ class TokenManager:
     async def give_up(self, team_id: str, rep_email: str) -> None:
         """Outreach refuses even fresh tokens (access revoked): only reconnecting helps."""
         await self._connections.mark_needs_reconnect(team_id, rep_email)
+        await self._tell_needs_reconnect(team_id, rep_email)
+
+    async def _tell_needs_reconnect(self, team_id: str, rep_email: str) -> None:
+        if self.on_needs_reconnect is None:
+            return
+        try:
+            await self.on_needs_reconnect(team_id, rep_email)
+        except Exception as failed:  # the caller's answer (reconnect required) matters more
+            log.warning("needs-reconnect hook failed team=%s rep=%s error=%s", team_id, rep_email,
+                        type(failed).__name__)
 
     async def _stored(self, team_id: str, rep_email: str) -> TokenSet:
         tokens = await self._connections.tokens(team_id, rep_email)

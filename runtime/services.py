@@ -68,6 +68,16 @@ class Services:
         users = UserDirectory(redis)
         outreach = OutreachClient(http, tokens, settings.outreach_api_url)
         subscriptions = SubscriptionStore(redis, cipher)
+        inbox = OutreachInbox(redis)
+        webhooks = TeamSubscriptions(redis, outreach, subscriptions, connections, users, settings.webhook_target_url)
+
+        async def hand_over(team_id: str, rep_email: str) -> None:
+            """A rep's tokens were refused: if it holds the team's webhook set, move it now, not at the next
+            repair run."""
+            if await webhooks.holders.holder(team_id) == rep_email:
+                await inbox.queue_subscription_sync(team_id, "")
+
+        tokens.on_needs_reconnect = hand_over
         return cls(
             settings=settings,
             redis=redis,
@@ -83,9 +93,8 @@ class Services:
             outreach=outreach,
             nooks_events=Webhook(settings.nooks_events_secret),
             subscriptions=subscriptions,
-            inbox=OutreachInbox(redis),
-            webhooks=TeamSubscriptions(redis, outreach, subscriptions, connections, users,
-                                       settings.webhook_target_url),
+            inbox=inbox,
+            webhooks=webhooks,
         )
 
     async def close(self) -> None:

@@ -201,6 +201,26 @@ async def test_a_holder_needing_reconnect_hands_the_set_over_on_repair(svc: Serv
     assert holder == "ben@acme.com" and not new_set & old_set  # ana's set deleted with ben's token
 
 
+async def test_a_holder_whose_tokens_are_refused_hands_the_set_over_at_once(svc: Service) -> None:
+    """Revoked in Outreach: the next use of the holder's token finds it refused, and a sync job moves the set
+    then, not at the next repair run."""
+    await connect_with_webhooks(svc, TEAM, "ana@acme.com")
+    await connect_another(svc, "ben@acme.com")
+    _, old_set = await _one_set(svc)
+    assert await svc.sandbox.revoke_tokens("ana@acme.com") > 0
+    status, _ = await svc.api("GET", f"/v1/teams/{TEAM}/reps/ana@acme.com/call-tasks")
+    assert status == 409
+    assert (await svc.connection(TEAM, "ana@acme.com"))["status"] == "needs_reconnect"
+
+    async def moved() -> bool:
+        return await holder_of(svc) == "ben@acme.com"
+
+    await eventually(moved)
+    await worker_idle(svc)
+    holder, new_set = await _one_set(svc)
+    assert holder == "ben@acme.com" and not new_set & old_set  # ana's set deleted with ben's token
+
+
 async def test_a_holder_without_webhooks_scope_hands_the_set_over(svc: Service) -> None:
     await connect_with_webhooks(svc, TEAM, "ana@acme.com")
     await connect_another(svc, "ben@acme.com")
