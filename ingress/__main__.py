@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 import gc
-import logging
 import os
 
 import uvicorn
 
 from ingress.app import create_app
+from runtime.logs import configure_logging
 from schemas.settings import load_settings
 
 
 def main() -> None:
     settings = load_settings()
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    configure_logging()
     port = int(os.environ.get("PORT", "8000"))
     app = create_app(settings)
     # Everything loaded by now (modules, the app) lives as long as the process: keep it out of every GC pass, so a
@@ -22,7 +22,8 @@ def main() -> None:
     gc.freeze()
     # Access logs stay off: URLs carry rep emails and OAuth codes, and they would add nothing per event.
     uvicorn.run(app, host=os.environ.get("HOST", "0.0.0.0"), port=port,  # noqa: S104
-                access_log=False, proxy_headers=True, server_header=False, log_level="info")
+                access_log=False, proxy_headers=True, server_header=False, log_level="info",
+                log_config=None)  # uvicorn's own lines go through the root handler (LOG_FORMAT)
 
 
 if __name__ == "__main__":

@@ -6,14 +6,18 @@ The lifespan opens the process's `Services` (runtime/services.py) once and hands
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+from redis.exceptions import RedisError
 from starlette.applications import Starlette
 from starlette.routing import Route
 
-from ingress import call_tasks, health, nooks_events, oauth_flow, ops, outreach_webhooks, reps
+from ingress import call_tasks, health, nooks_events, oauth_flow, outreach_webhooks, reps
 from ingress.errors import EXCEPTION_HANDLERS
+from ingress.ingest import counted
+from ingress.ops import app as ops
 from runtime.services import Services
 from schemas.settings import Settings
 
@@ -22,14 +26,17 @@ def create_app(settings: Settings) -> Starlette:
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Services]]:
         services = Services.open(settings)
+        services.flusher.start()
+        with contextlib.suppress(RedisError, OSError):  # Redis down at start: /readyz says so, ingress answers 503
+            await services.dead_letters.ensure_indexed()
         try:
             yield {"services": services}
         finally:
             await services.close()
 
     routes = [
-        Route("/v1/nooks/events", nooks_events.receive, methods=["POST"]),
-        Route("/v1/outreach/webhooks", outreach_webhooks.receive, methods=["POST"]),
+        Route("/v1/nooks/events", counted("nooks", nooks_events.receive), methods=["POST"]),
+        Route("/v1/outreach/webhooks", counted("outreach", outreach_webhooks.receive), methods=["POST"]),
         Route("/v1/teams/{team_id}/reps/{rep_email}/connect-link", oauth_flow.connect_link, methods=["POST"]),
         Route("/v1/outreach/oauth/start", oauth_flow.start, methods=["GET"]),
         Route("/v1/outreach/oauth/callback", oauth_flow.callback, methods=["GET"]),

@@ -15,16 +15,21 @@ def bearer_ok(request: Request, token: str) -> bool:
     return scheme.lower() == "bearer" and hmac.compare_digest(presented.strip().encode(), token.encode())
 
 
-def basic_ok(request: Request, username: str, password: str) -> bool:
+def basic_user(request: Request, accounts: list[tuple[str, str, bool]]) -> tuple[str, bool] | None:
+    """HTTP Basic against (username, password, flag) accounts: the matching (username, flag), else None."""
     header = request.headers.get("authorization", "")
     scheme, _, encoded = header.partition(" ")
     if scheme.lower() != "basic":
-        return False
+        return None
     try:
         user, _, secret = base64.b64decode(encoded.strip(), validate=True).decode().partition(":")
     except (binascii.Error, UnicodeDecodeError):
-        return False
-    # Both compares always run, so timing does not tell which half was wrong.
-    user_ok = hmac.compare_digest(user.encode(), username.encode())
-    secret_ok = hmac.compare_digest(secret.encode(), password.encode())
-    return user_ok and secret_ok
+        return None
+    found = None
+    for username, password, flag in accounts:
+        # Every compare always runs, so timing tells neither which account nor which half was wrong.
+        user_ok = hmac.compare_digest(user.encode(), username.encode())
+        secret_ok = hmac.compare_digest(secret.encode(), password.encode())
+        if user_ok and secret_ok and found is None:
+            found = (username, flag)
+    return found

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from prometheus_client import REGISTRY, CollectorRegistry, generate_latest
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
 from redis.exceptions import RedisError
 from starlette.requests import Request
@@ -14,6 +14,7 @@ from starlette.responses import Response
 from ingress.responses import JSON
 from runtime.services import Services
 from store.queue import stats
+from store.telemetry import BUCKETS, EVENT_TO_OUTREACH, OUTREACH_REQUEST, HistogramSeries
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
@@ -32,11 +33,15 @@ async def readyz(request: Request) -> Response:
 
 
 class _Snapshot(Collector):
-    """Shared counters and queue gauges, read from Redis for this scrape (every process sees the same)."""
+    """Shared counters, queue gauges and histograms, read from Redis for this scrape (every process sees the same):
+    counts only (HLEN, ZCARD, ...), never the lists themselves."""
 
-    def __init__(self, counters: dict[str, int], gauges: dict[str, int]) -> None:
+    def __init__(self, counters: dict[str, int], gauges: dict[str, int], ingest: dict[str, int],
+                 histograms: dict[str, list[HistogramSeries]]) -> None:
         self._counters = counters
         self._gauges = gauges
+        self._ingest = ingest
+        self._histograms = histograms
 
     def collect(self) -> Iterator[Metric]:
         events = CounterMetricFamily("nooks_outreach_total", "Events and calls by outcome (all processes)",
@@ -44,8 +49,30 @@ class _Snapshot(Collector):
         for name, value in sorted(self._counters.items()):
             events.add_metric([name], value)
         yield events
+        ingest = CounterMetricFamily("nooks_outreach_ingest_total", "Deliveries by source and outcome",
+                                     labels=["source", "outcome"])
+        for name, value in sorted(self._ingest.items()):
+            _, source, outcome = name.split(":", 2)
+            ingest.add_metric([source, outcome], value)
+        yield ingest
         for name, value in sorted(self._gauges.items()):
             yield GaugeMetricFamily(f"nooks_outreach_{name}", f"Current {name.replace('_', ' ')}", value=value)
+        yield _histogram(EVENT_TO_OUTREACH, "Time from an event queued to its call logged in Outreach", [],
+                         self._histograms.get(EVENT_TO_OUTREACH, []))
+        yield _histogram(OUTREACH_REQUEST, "Outreach request latency by operation and status",
+                         ["operation", "status"], self._histograms.get(OUTREACH_REQUEST, []))
+
+
+def _histogram(name: str, documentation: str, labels: list[str], series: list[HistogramSeries]) -> Metric:
+    family = HistogramMetricFamily(f"nooks_outreach_{name}", documentation, labels=labels)
+    bounds = [*(str(bound) for bound in BUCKETS[name]), "+Inf"]
+    for one in series:
+        cumulative, buckets = 0, []
+        for bound, amount in zip(bounds, one.buckets, strict=True):
+            cumulative += amount
+            buckets.append((bound, cumulative))
+        family.add_metric(list(one.labels) if labels else [], buckets, one.total)
+    return family
 
 
 async def metrics(request: Request) -> Response:
@@ -54,11 +81,16 @@ async def metrics(request: Request) -> Response:
         counters = await stats(services.redis)
         gauges = {
             "queue_depth": await services.queue.depth(),
-            "dead_letters": len(await services.dead_letters.all()),
+            "dead_letters": await services.dead_letters.count(),
+            "flagged": await services.dead_letters.flag_count(),
             "parked_reps": len(await services.parking.parked_reps()),
+            "retries_waiting": await services.retries.count(),
+            "redis_up": 1,
         }
+        ingest = await services.telemetry.ingest_totals()
+        histograms = {name: await services.telemetry.histogram(name) for name in (EVENT_TO_OUTREACH, OUTREACH_REQUEST)}
     except (RedisError, OSError):
-        counters, gauges = {}, {"redis_up": 0}
+        counters, gauges, ingest, histograms = {}, {"redis_up": 0}, {}, {}
     registry = CollectorRegistry()
-    registry.register(_Snapshot(counters, gauges))
+    registry.register(_Snapshot(counters, gauges, ingest, histograms))
     return Response(generate_latest(registry) + generate_latest(REGISTRY), media_type=CONTENT_TYPE)

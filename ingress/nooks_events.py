@@ -21,6 +21,7 @@ from ingress.errors import error, fields, read_body
 from ingress.responses import JSON
 from runtime.services import Services
 from schemas.events import CALL_COMPLETED, CallCompletedEvent, EventEnvelope
+from schemas.ops import EventIds
 
 log = logging.getLogger("ingress.events")
 
@@ -61,6 +62,10 @@ async def receive(request: Request) -> Response:
     except RedisError:
         log.exception("queue write failed for event=%s", event_id)
         return error(503, "queue_unavailable", "the event could not be stored; retry later")
+    if call is not None:
+        # The first step of the event's story, and what indexes it for search (store/history.py).
+        ids = EventIds(team_id=call[0], call_id=call[1], rep_email=call[2])
+        services.history.record(event_id, "received" if fresh else "redelivered", ids=ids)
     if not fresh:
         return JSON({"status": "duplicate", "event_id": event_id}, status_code=200)
     return JSON({"status": "queued" if queued else "ignored", "event_id": event_id}, status_code=202)

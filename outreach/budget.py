@@ -86,6 +86,10 @@ class RateBudget:
         window = self._windows.setdefault(rep, _Window())
         window.held_until = max(window.held_until, time.time() + retry_after)
 
+    def windows(self) -> dict[str, tuple[int | None, float, int | None]]:
+        """rep → (remaining, reset at, limit) as Outreach last reported them to this process."""
+        return {rep: (w.remaining, w.reset_at, w.limit) for rep, w in self._windows.items() if w.remaining is not None}
+
     def snapshot(self, rep: str) -> tuple[int | None, float]:
         window = self._windows.get(rep, _Window())
         return window.remaining, window.reset_at

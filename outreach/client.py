@@ -22,6 +22,7 @@ from outreach.oauth import seconds
 from outreach.tokens import TokenManager
 from schemas.connection import TokenSet
 from schemas.outreach import ErrorDocument
+from store.telemetry import OUTREACH_REQUEST, Telemetry
 
 MEDIA_TYPE = "application/vnd.api+json"
 # Names this service to Outreach (and to the sandbox, whose tests check every request carrying it against
@@ -37,8 +38,9 @@ class OutreachClient:
     """Process-wide: holds the session, the token manager and the rate budgets."""
 
     def __init__(self, session: aiohttp.ClientSession, tokens: TokenManager, api_url: str,
-                 budget: RateBudget | None = None) -> None:
+                 budget: RateBudget | None = None, telemetry: Telemetry | None = None) -> None:
         self.session = session
+        self.telemetry = telemetry
         self.tokens = tokens
         self.api_url = api_url.rstrip("/")
         self.budget = budget or RateBudget()
@@ -112,6 +114,7 @@ class RepSession:
         budget = self._client.budget
         await budget.acquire(self._rep_key)
         headers_seen: Mapping[str, str] | None = None
+        started, status = time.monotonic(), "error"
         try:
             async with self._client.session.request(
                 method,
@@ -124,11 +127,15 @@ class RepSession:
             ) as response:
                 payload = await response.read()
                 headers_seen = response.headers  # case-insensitive, as HTTP header names are
+                status = str(response.status)
                 return response.status, headers_seen, payload
         except (aiohttp.ClientError, TimeoutError) as error:
             raise OutreachUnavailable(f"Outreach unreachable ({type(error).__name__})") from None
         finally:
             budget.release(self._rep_key, headers_seen)
+            if self._client.telemetry is not None:
+                self._client.telemetry.observe(OUTREACH_REQUEST, time.monotonic() - started,
+                                               (operation(method, path), status))
 
     def _interpret(self, status: int, headers: Mapping[str, str], payload: bytes) -> dict[str, Any]:
         if status == 429:
@@ -149,6 +156,12 @@ class RepSession:
         except orjson.JSONDecodeError:
             raise OutreachUnavailable(f"Outreach answered {status} with a body that is not JSON") from None
         return data if isinstance(data, dict) else {}
+
+
+def operation(method: str, path: str) -> str:
+    """A request's operation for metrics: ids replaced, query dropped (`GET /tasks/{id}`, `POST /calls`)."""
+    parts = [("{id}" if part.isdigit() else part) for part in path.split("?")[0].strip("/").split("/")]
+    return f"{method} /{'/'.join(parts)}"
 
 
 def _first_error(payload: bytes) -> tuple[str | None, str | None]:

@@ -12,10 +12,12 @@ Relied on, as in arq 0.28:
 3. `Worker` internals: `start_jobs(job_ids)` is what each poll calls with the due job ids; `sem` (a semaphore of
    `max_jobs + 1`), `job_counter`, `tasks` (job id → running task), `_release_sem_dec_counter_on_complete()`,
    `run_job(job_id, score)`, `in_progress_timeout_s`, `pool` and `loop`. `ClaimingWorker` replaces
-   `start_jobs` only, to claim jobs in one Lua call per poll.
+   `start_jobs` only, to claim jobs in one Lua call per poll. `job_counter` is also what a worker's heartbeat
+   reports as its jobs in flight (runtime/flusher.py).
 4. arq's log lines for a job's start (`'%6.2fs → %s(%s)%s'`, args: seconds, "<job id>:<function>", args, extra
-   with ` try=N` on a retry) and success (`'%6.2fs ← %s ● %s'`) on the `arq.worker` logger. `QuietCallJobLines`
-   drops them for `log_call` (its own line says more: workers/log_call.py).
+   with ` try=N` on a retry) and success (`'%6.2fs ← %s ● %s'`) on the `arq.worker` logger; a cron job is named
+   by its name alone (no "<job id>:"). `QuietJobLines` drops them for `log_call` (its own line says more:
+   workers/log_call.py), `QuietCronLines` for cron jobs (each logs a line of its own when it did something).
 """
 
 from __future__ import annotations
@@ -113,7 +115,9 @@ class ClaimingWorker(Worker):
 
 def create_worker(settings: type, **overrides: Any) -> ClaimingWorker:
     """A worker described by a settings class, plus per-process values (Redis, ctx)."""
-    return ClaimingWorker(**{**worker_kwargs(settings), **overrides})
+    worker = ClaimingWorker(**{**worker_kwargs(settings), **overrides})
+    worker.ctx["jobs_in_flight"] = lambda: worker.job_counter  # for the worker's heartbeat on /ops
+    return worker
 
 
 # 4. arq's per-job log lines -----------------------------------------------------------------------------------
@@ -139,5 +143,19 @@ class QuietJobLines(logging.Filter):
         return record.msg == JOB_STARTED and " try=" in str(args[3])  # arq's `extra`: " try=N", " delayed=…s"
 
 
+class QuietCronLines(logging.Filter):
+    """Drops arq's start and success lines of cron jobs: every 10 s `release_ready` wrote two lines saying that
+    nothing happened. Their failures and timeouts are kept."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if record.msg not in (JOB_STARTED, JOB_SUCCEEDED) or not isinstance(args, tuple) or len(args) < 2:
+            return True
+        return ":" in str(args[1])  # arq names a cron job by its name alone, any other "<job id>:<function>"
+
+
 def quiet_job_lines(function: str) -> None:
-    logging.getLogger("arq.worker").addFilter(QuietJobLines(function))
+    """arq's start and success lines, dropped for `function`'s jobs and for every cron job."""
+    logger = logging.getLogger("arq.worker")
+    logger.addFilter(QuietJobLines(function))
+    logger.addFilter(QuietCronLines())

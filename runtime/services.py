@@ -14,17 +14,24 @@ from standardwebhooks import Webhook
 from outreach.client import OutreachClient
 from outreach.team_webhooks import TeamSubscriptions
 from outreach.tokens import TokenManager
+from runtime.flusher import Flusher
 from schemas.settings import Settings
+from store.audit import AuditLog
 from store.calls import CallLedger
 from store.connections import ConnectionStore
 from store.crypto import TokenCipher
 from store.dead_letters import DeadLetters
+from store.heartbeats import Heartbeats
+from store.history import EventHistory
 from store.links import LinkStore
 from store.outreach_changes import OutreachInbox
 from store.parking import ParkingLot
+from store.pauses import Pauses
 from store.queue import EventQueue
 from store.redis import connect
+from store.retries import RetryBoard
 from store.subscriptions import SubscriptionStore
+from store.telemetry import Telemetry
 from store.users import UserDirectory
 
 # Concurrent sockets to Outreach per process (opened only as needed). A log_call job has up to 4 requests in
@@ -50,6 +57,13 @@ class Services:
     subscriptions: SubscriptionStore  # Outreach webhook subscriptions and their secrets
     inbox: OutreachInbox  # Outreach changes on their way to the dialer
     webhooks: TeamSubscriptions  # keeps each team's one set of subscriptions in Outreach
+    telemetry: Telemetry
+    history: EventHistory
+    heartbeats: Heartbeats
+    retries: RetryBoard
+    pauses: Pauses
+    audit: AuditLog
+    flusher: Flusher
 
     @classmethod
     def open(cls, settings: Settings, redis: Redis | None = None) -> Services:
@@ -66,7 +80,8 @@ class Services:
         queue = EventQueue(redis)
         tokens = TokenManager(redis, connections, http, settings)
         users = UserDirectory(redis)
-        outreach = OutreachClient(http, tokens, settings.outreach_api_url)
+        telemetry, history, heartbeats = Telemetry(redis), EventHistory(redis), Heartbeats(redis)
+        outreach = OutreachClient(http, tokens, settings.outreach_api_url, telemetry=telemetry)
         subscriptions = SubscriptionStore(redis, cipher)
         inbox = OutreachInbox(redis)
         webhooks = TeamSubscriptions(redis, outreach, subscriptions, connections, users, settings.webhook_target_url)
@@ -85,7 +100,7 @@ class Services:
             connections=connections,
             users=users,
             queue=queue,
-            parking=ParkingLot(redis, queue),
+            parking=ParkingLot(redis, queue, history),
             dead_letters=DeadLetters(redis, queue),
             calls=CallLedger(redis),
             links=LinkStore(redis),
@@ -95,8 +110,16 @@ class Services:
             subscriptions=subscriptions,
             inbox=inbox,
             webhooks=webhooks,
+            telemetry=telemetry,
+            history=history,
+            heartbeats=heartbeats,
+            retries=RetryBoard(redis),
+            pauses=Pauses(redis),
+            audit=AuditLog(redis),
+            flusher=Flusher(redis, telemetry, history, heartbeats),
         )
 
     async def close(self) -> None:
+        await self.flusher.stop()
         await self.http.close()
         await self.redis.aclose()

@@ -26,6 +26,8 @@ class Settings(BaseSettings):
     token_encryption_keys: Annotated[list[str], NoDecode] = Field(min_length=1)
     ops_username: str | None = None
     ops_password: str | None = None
+    ops_readonly_username: str | None = None
+    ops_readonly_password: str | None = None
 
     @field_validator("token_encryption_keys", mode="before")
     @classmethod

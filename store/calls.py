@@ -21,8 +21,9 @@ from store.locks import Lock
 CALL_STATE_TTL_SECONDS = 90 * 24 * 3600
 
 # Take the call's lock, count the attempt, then read (under the lock) the call's ledger entry, the rep's connection
-# (status, sealed tokens) and mapping, and the queued event if asked. KEYS: lock, call state, connection, mapping,
-# and optionally the event. ARGV: lock token, lock ttl (ms), state ttl (s), rep email.
+# (status, sealed tokens), mapping and whether an operator paused them, and the queued event if asked. KEYS: lock,
+# call state, connection, mapping, paused reps, and optionally the event. ARGV: lock token, lock ttl (ms), state
+# ttl (s), rep email, rep member ("team\trep").
 _BEGIN = """
 local locked = redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) and 1 or 0
 local state = redis.call('HMGET', KEYS[2], 'outreach_call_id', 'done')
@@ -30,9 +31,9 @@ local attempts = redis.call('HINCRBY', KEYS[2], 'attempts', 1)
 redis.call('EXPIRE', KEYS[2], ARGV[3])
 local connection = redis.call('HMGET', KEYS[3], 'status', 'tokens')
 local event = false
-if #KEYS >= 5 then event = redis.call('GET', KEYS[5]) end
+if #KEYS >= 6 then event = redis.call('GET', KEYS[6]) end
 return {locked, state[1], state[2], attempts, connection[1], connection[2], redis.call('HGET', KEYS[4], ARGV[4]),
-        event}
+        event, redis.call('HEXISTS', KEYS[5], ARGV[5])}
 """
 
 # Mark the call done, drop its event (it is in Outreach now), count it, and release the lock if still ours
@@ -54,7 +55,7 @@ class CallClaim:
     def __init__(self, ledger: CallLedger, ids: tuple[str, str, str], lock: Lock, reply: list[Any]) -> None:
         self.ids = ids  # team id, call id, rep email
         self._ledger, self._lock, self._completed = ledger, lock, False
-        locked, call_id_raw, done, attempts, status, sealed, mapped, event = reply  # Lua's false arrives as None
+        locked, call_id_raw, done, attempts, status, sealed, mapped, event, paused = reply  # Lua's false: None
         self.locked: bool = locked == 1
         self.outreach_call_id: int | None = int(call_id_raw) if call_id_raw else None
         self.done: bool = done == b"1"
@@ -64,6 +65,7 @@ class CallClaim:
         self.outreach_user_id: int | None = int(mapped) if mapped else None
         self.sealed_tokens: bytes | None = sealed  # the rep's tokens as stored (encrypted): saves a round trip
         self.event_body: bytes | None = event  # the queued event, when the claim was asked for it
+        self.paused: bool = paused == 1  # an operator paused the rep: the event waits, parked, until resumed
 
     async def record_call(self, outreach_call_id: int) -> None:
         """The Outreach call exists: remember its id at once (before anything else can fail)."""
@@ -98,10 +100,10 @@ class CallLedger:
         ends (`complete` releases it itself)."""
         lock = Lock(self._redis, keys.call_lock(team_id, call_id), lock_ms)
         call_keys = [lock.key, keys.call_state(team_id, call_id), keys.connection(team_id, rep_email),
-                     keys.mapping(team_id)]
+                     keys.mapping(team_id), keys.PAUSED]
         reply = await self._begin(
             keys=call_keys if event_id is None else [*call_keys, keys.event(event_id)],
-            args=[lock.token, lock.ttl_ms, CALL_STATE_TTL_SECONDS, rep_email],
+            args=[lock.token, lock.ttl_ms, CALL_STATE_TTL_SECONDS, rep_email, keys.rep_member(team_id, rep_email)],
         )
         claim = CallClaim(self, (team_id, call_id, rep_email), lock, reply)
         try:

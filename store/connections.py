@@ -24,6 +24,7 @@ class ConnectionStore:
                 "tokens": blob,
                 "status": ConnectionStatus.CONNECTED.value,
                 "scopes": " ".join(tokens.scopes),
+                "expires_at": str(int(tokens.expires_at)),  # when the access token expires: shown on /ops
                 "updated_at": str(int(time.time())),
             })
             pipe.sadd(keys.CONNECTIONS, keys.rep_member(team_id, rep_email))

@@ -1,15 +1,20 @@
 """Events that cannot be logged without an operator, and events logged with a caveat (flags).
 
-Entries hold ids and reasons only: never a value read from Outreach.
+Entries hold ids and reasons only: never a value read from Outreach. A sorted set beside each hash orders them by
+time, so /ops shows a page of 50 without reading them all.
 """
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 from redis.asyncio import Redis
 
-from schemas.ops import DeadLetter, Flag
+from schemas.ops import DeadLetter, DeadLetterFilter, Flag
 from store import keys
 from store.queue import EventQueue
+
+BATCH = 500  # dead letters read per round trip by bulk actions
 
 
 class DeadLetters:
@@ -20,23 +25,90 @@ class DeadLetters:
     async def add(self, letter: DeadLetter) -> None:
         async with self._redis.pipeline(transaction=True) as pipe:
             pipe.hset(keys.DEAD_LETTERS, letter.event_id, letter.model_dump_json())
+            pipe.zadd(keys.DEAD_LETTER_INDEX, {letter.event_id: letter.dead_at})
             pipe.hincrby(keys.STATS, "events_dead_lettered", 1)
             await pipe.execute()
 
+    async def ensure_indexed(self) -> int:
+        """Index dead letters and flags written before the indexes existed (an upgrade); answers how many.
+        Walks the two hashes with HSCAN (a cursor over one key, not the keyspace), once, at start."""
+        added = 0
+        for hash_key, index_key, model in ((keys.DEAD_LETTERS, keys.DEAD_LETTER_INDEX, DeadLetter),
+                                           (keys.FLAGGED, keys.FLAGGED_INDEX, Flag)):
+            if await self._redis.hlen(hash_key) == await self._redis.zcard(index_key):
+                continue
+            async for event_id, raw in self._redis.hscan_iter(hash_key):
+                entry = model.model_validate_json(raw)
+                at = entry.dead_at if isinstance(entry, DeadLetter) else entry.at
+                added += await self._redis.zadd(index_key, {event_id: at}, nx=True)
+        return added
+
+    async def count(self) -> int:
+        return int(await self._redis.hlen(keys.DEAD_LETTERS))
+
+    async def page(self, offset: int = 0, limit: int = 50) -> list[DeadLetter]:
+        """Newest first."""
+        ids = await self._redis.zrevrange(keys.DEAD_LETTER_INDEX, offset, offset + limit - 1)
+        return await self._read(ids)
+
+    async def get(self, event_id: str) -> DeadLetter | None:
+        found = await self._read([event_id.encode()])
+        return found[0] if found else None
+
     async def all(self) -> list[DeadLetter]:
-        raw = await self._redis.hgetall(keys.DEAD_LETTERS)
-        letters = [DeadLetter.model_validate_json(v) for v in raw.values()]
-        return sorted(letters, key=lambda letter: letter.dead_at)
+        return [letter async for letter in self.matching(DeadLetterFilter())][::-1]
+
+    async def matching(self, which: DeadLetterFilter) -> AsyncIterator[DeadLetter]:
+        """Every dead letter the filter takes, newest first, read BATCH at a time."""
+        offset = 0
+        while True:
+            ids = await self._redis.zrevrange(keys.DEAD_LETTER_INDEX, offset, offset + BATCH - 1)
+            if not ids:
+                return
+            for letter in await self._read(ids):
+                if which.matches(letter):
+                    yield letter
+            offset += BATCH
+
+    async def _read(self, ids: list[bytes]) -> list[DeadLetter]:
+        if not ids:
+            return []
+        raw = await self._redis.hmget(keys.DEAD_LETTERS, ids)
+        return [DeadLetter.model_validate_json(value) for value in raw if value is not None]
 
     async def retry(self, event_id: str) -> bool:
         """Queue a dead letter again; False when there is no such dead letter."""
-        if not await self._redis.hdel(keys.DEAD_LETTERS, event_id):
+        if not await self._take(event_id):
             return False
         return await self._queue.requeue(event_id)
 
-    async def flag(self, flag: Flag) -> None:
-        await self._redis.hset(keys.FLAGGED, flag.event_id, flag.model_dump_json())
+    async def discard(self, event_id: str) -> bool:
+        """Drop a dead letter and its stored event for good; False when there is no such dead letter."""
+        if not await self._take(event_id):
+            return False
+        await self._queue.forget_event(event_id)
+        return True
 
-    async def flags(self) -> list[Flag]:
-        raw = await self._redis.hgetall(keys.FLAGGED)
-        return sorted((Flag.model_validate_json(v) for v in raw.values()), key=lambda f: f.at)
+    async def _take(self, event_id: str) -> bool:
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.hdel(keys.DEAD_LETTERS, event_id)
+            pipe.zrem(keys.DEAD_LETTER_INDEX, event_id)
+            removed, _ = await pipe.execute()
+        return bool(removed)
+
+    async def flag(self, flag: Flag) -> None:
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.hset(keys.FLAGGED, flag.event_id, flag.model_dump_json())
+            pipe.zadd(keys.FLAGGED_INDEX, {flag.event_id: flag.at})
+            await pipe.execute()
+
+    async def flag_count(self) -> int:
+        return int(await self._redis.hlen(keys.FLAGGED))
+
+    async def flags(self, offset: int = 0, limit: int = 50) -> list[Flag]:
+        """Newest first."""
+        ids = await self._redis.zrevrange(keys.FLAGGED_INDEX, offset, offset + limit - 1)
+        if not ids:
+            return []
+        raw = await self._redis.hmget(keys.FLAGGED, ids)
+        return [Flag.model_validate_json(value) for value in raw if value is not None]

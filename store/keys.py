@@ -126,3 +126,65 @@ def reconcile_lock(team_id: str, rep_email: str) -> str:
 
 
 NOTIFY_GONE = f"{PREFIX}notify-gone"  # hash notify URL → epoch seconds it answered 410
+
+
+# --- operators (/ops, docs/ops.md) ---------------------------------------------------------------------------
+# Every one holds ids, reasons, counts and times only: never a value read from Outreach.
+
+DEAD_LETTER_INDEX = f"{PREFIX}dead-index"  # zset event id → dead_at: pages dead letters without reading them all
+FLAGGED_INDEX = f"{PREFIX}flagged-index"  # zset event id → at
+RETRIES = f"{PREFIX}retries"  # zset event id → next attempt (epoch s): events waiting to be tried again
+PAUSED = f"{PREFIX}paused"  # hash "team\trep" → {"by", "at"}: reps an operator paused
+AUDIT = f"{PREFIX}audit"  # stream of operator actions (who, what, when, how many)
+WORKERS = f"{PREFIX}workers"  # zset worker id → last heartbeat (epoch s)
+INGEST_TOTALS = f"{PREFIX}ingest"  # hash "source:outcome" → count, since the start
+LAST_CALL = f"{PREFIX}last-call"  # hash "team\trep" → epoch s of the rep's last call logged
+
+
+def rate_budget(team_id: str, rep_email: str) -> str:
+    """The rep's Outreach rate budget as a worker last saw it reported (remaining, limit, reset; expires)."""
+    return f"{PREFIX}budget:{team_id}:{rep_email}"
+
+
+def retry(event_id: str) -> str:
+    """An event waiting for its next attempt: {attempt, reason, next_at} (expires after the longest backoff)."""
+    return f"{PREFIX}retry:{event_id}"
+
+
+def worker(worker_id: str) -> str:
+    """A worker's last heartbeat: jobs in flight, pid, host (expires when it stops beating)."""
+    return f"{PREFIX}worker:{worker_id}"
+
+
+def story(event_id: str) -> str:
+    """One event's story: what happened to it, step by step (ids and reasons; kept as long as the dedupe key)."""
+    return f"{PREFIX}story:{event_id}"
+
+
+def story_header(event_id: str) -> str:
+    """Whom an event's story is about: {team_id, call_id, rep_email} (ids only)."""
+    return f"{PREFIX}story-ids:{event_id}"
+
+
+def call_index(call_id: str) -> str:
+    """Search index: a Nooks call id → the event ids that carried it."""
+    return f"{PREFIX}ix:call:{call_id}"
+
+
+def rep_index(rep_email: str) -> str:
+    """Search index: a rep email → their latest event ids, by time received."""
+    return f"{PREFIX}ix:rep:{rep_email}"
+
+
+def minute_series(minute: int) -> str:
+    """Counts of one minute (epoch minute): calls logged, retried, dead-lettered, ingest outcomes, latency buckets."""
+    return f"{PREFIX}ts:m:{minute}"
+
+
+def hour_series(hour: int) -> str:
+    return f"{PREFIX}ts:h:{hour}"
+
+
+def histogram(name: str) -> str:
+    """A Prometheus histogram shared by every process: "labels|le" → count, "labels|sum", "labels|count"."""
+    return f"{PREFIX}hist:{name}"

@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
 from redis.asyncio import Redis
 
+from schemas.ops import ParkedRep
 from store import keys
+from store.history import EventHistory
 from store.queue import EventQueue
+
+SAMPLE = 500
+EVENTS_SHOWN = 20
 
 
 class ParkingLot:
-    def __init__(self, redis: Redis, queue: EventQueue) -> None:
+    def __init__(self, redis: Redis, queue: EventQueue, history: EventHistory) -> None:
         self._redis = redis
         self._queue = queue
+        self._history = history
 
     async def park(self, team_id: str, rep_email: str, event_id: str, reason: str) -> None:
         async with self._redis.pipeline(transaction=True) as pipe:
@@ -27,6 +35,32 @@ class ParkingLot:
         members = await self._redis.smembers(keys.PARKED_REPS)
         return sorted(keys.split_member(m.decode()) for m in members)
 
+    async def total(self, reps: list[tuple[str, str]]) -> int:
+        """How many events these reps have parked (counts only)."""
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for team_id, rep_email in reps:
+                pipe.hlen(keys.parked(team_id, rep_email))
+            return sum(int(n) for n in await pipe.execute())
+
+    async def groups(self, reps: list[tuple[str, str]]) -> list[ParkedRep]:
+        """Per rep: how many events wait and why. Reasons are counted exactly up to SAMPLE events, else in a
+        sample of SAMPLE (one rep's events nearly always wait for the same thing)."""
+        if not reps:
+            return []
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for team_id, rep_email in reps:
+                pipe.hlen(keys.parked(team_id, rep_email))
+                pipe.hrandfield(keys.parked(team_id, rep_email), SAMPLE, withvalues=True)
+            replies = await pipe.execute()
+        groups = []
+        for index, (team_id, rep_email) in enumerate(reps):
+            total, sample = int(replies[2 * index]), replies[2 * index + 1] or []
+            reasons = Counter(value.decode() for value in sample[1::2])
+            event_ids = sorted(field.decode() for field in sample[0::2])[:EVENTS_SHOWN]
+            groups.append(ParkedRep(team_id=team_id, rep_email=rep_email, count=total, reasons=dict(reasons),
+                                    sampled=total > SAMPLE, event_ids=event_ids))
+        return groups
+
     async def parked(self, team_id: str, rep_email: str) -> dict[str, str]:
         raw = await self._redis.hgetall(keys.parked(team_id, rep_email))
         return {k.decode(): v.decode() for k, v in raw.items()}
@@ -39,6 +73,7 @@ class ParkingLot:
             if await self._redis.hdel(keys.parked(team_id, rep_email), event_id):
                 if await self._queue.requeue(event_id):
                     released += 1
+                    self._history.record(event_id, "released")
         if not await self._redis.exists(keys.parked(team_id, rep_email)):
             await self._redis.srem(keys.PARKED_REPS, keys.rep_member(team_id, rep_email))
         return released

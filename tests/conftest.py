@@ -25,7 +25,7 @@ from schemas.settings import Settings
 from tests.support import conformance
 from tests.support.nooks import EVENTS_SECRET
 from tests.support.notify import NOTIFY_SECRET, NotifyReceiver, start_receiver
-from tests.support.service import Service
+from tests.support.service import OPS_READONLY, Service
 from workers.settings import WorkerSettings
 
 API_TOKEN = "nooks-api-token-for-tests"
@@ -106,6 +106,8 @@ def settings(redis_server: EmbeddedRedis, outreach: RunningSandbox, web_port: in
         token_encryption_keys=TOKEN_KEYS,
         ops_username=OPS[0],
         ops_password=OPS[1],
+        ops_readonly_username=OPS_READONLY[0],
+        ops_readonly_password=OPS_READONLY[1],
         nooks_notify_url=notify_receiver.url,
         nooks_notify_secret=NOTIFY_SECRET,
         _env_file=None,  # type: ignore[call-arg]

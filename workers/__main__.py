@@ -8,6 +8,7 @@ import logging
 import os
 
 from runtime.arq_internals import create_worker, quiet_job_lines
+from runtime.logs import configure_logging
 from schemas.settings import load_settings
 from store import jobs
 from workers.settings import WorkerSettings
@@ -16,7 +17,7 @@ from workers.tuning import GC_GEN0_THRESHOLD
 
 def main() -> None:
     settings = load_settings()
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    configure_logging()
     # The format uses none of these, and each costs CPU on every line: three per job, with arq's own two
     # (the "Optimization" section of Python's logging HOWTO).
     logging._srcfile = None

@@ -13,6 +13,7 @@ import traceback
 from dataclasses import replace
 from typing import Any
 
+from arq import Retry
 from pydantic import ValidationError
 
 from outreach import api
@@ -27,9 +28,11 @@ from outreach.errors import (
 from runtime.services import Services
 from schemas.connection import ConnectionStatus
 from schemas.events import CallCompletedEvent, CallData
-from schemas.ops import DeadLetter, Flag
+from schemas.ops import DeadLetter, EventIds, Flag
 from store.calls import CallClaim
+from store.pauses import PAUSED_REASON
 from store.queue import count
+from store.telemetry import EVENT_TO_OUTREACH
 from workers import retry
 from workers.mapping import Links, call_attributes, call_relationships, dialed_number, e164
 from workers.parking import rep_is_ready
@@ -87,17 +90,24 @@ class CallJob:
         self.event_id = event_id
         self.attempt = attempt
         self.queued_s = queued_s  # from when the event was queued to this attempt's start
+        self.started = time.monotonic()
         self.call: CallData | None = None  # once the event is read
 
     async def run(self, ids: tuple[str, str, str] | None) -> dict[str, Any]:
         try:
             async with asyncio.timeout(JOB_BUDGET):
-                return await self._log(ids)
+                outcome = await self._log(ids)
+            if outcome["status"] == "logged":
+                # From the event queued (ingress, or a release or an operator's retry) to its call in Outreach.
+                self.services.telemetry.observe(EVENT_TO_OUTREACH, self.queued_s + time.monotonic() - self.started)
+            await self._left_retries()
+            return outcome
         except (Park, ReconnectRequired, NotConnected) as blocked:
             return await self._park(_park_reason(blocked))
         except RateLimited as limited:
             await count(self.services.redis, "retries_rate_limited")
-            raise retry.after_rate_limit(limited) from None
+            raise await self._scheduled(retry.after_rate_limit(limited), "rate limited by Outreach",
+                                        "rate_limited") from None
         except (OutreachRejected, ProspectNotFound) as rejected:
             reason = str(rejected) if isinstance(rejected, OutreachRejected) else "prospect not found in Outreach"
             await self._dead_letter(reason)
@@ -137,6 +147,7 @@ class CallJob:
         """Parse the stored event into `self.call`; an outcome when there is nothing to log."""
         if body is None:
             log.info("gone event=%s (already logged, or removed by an operator)", self.event_id)
+            self.services.history.record(self.event_id, "gone", attempt=self.attempt)
             return {"status": "gone", "event_id": self.event_id}
         try:
             self.call = CallCompletedEvent.model_validate_json(body).data
@@ -153,10 +164,17 @@ class CallJob:
         call = self._call()
         return call.team_id, call.call_id, call.rep_email
 
+    def _event_ids(self) -> EventIds | None:
+        call = self.call
+        return event_ids(call) if call is not None else None
+
     async def _park(self, reason: str) -> dict[str, Any]:
         services, call = self.services, self._call()
         await services.parking.park(call.team_id, call.rep_email, self.event_id, reason)
+        await self._left_retries()
         log.info("parked event=%s reason=%s", self.event_id, reason)
+        services.history.record(self.event_id, "parked", ids=self._event_ids(), detail=reason, attempt=self.attempt)
+        services.telemetry.count("parked")
         if await rep_is_ready(services, call.team_id, call.rep_email):
             # The rep connected (or was mapped) while we were deciding: release now, not at the next sweep.
             await services.parking.release(call.team_id, call.rep_email)
@@ -168,7 +186,21 @@ class CallJob:
             return {"status": "dead_lettered", "event_id": self.event_id, "reason": reason}
         await count(self.services.redis, "retries")
         log.info("retrying event=%s attempt=%d reason=%s", self.event_id, self.attempt, reason)
-        raise retry.LOG_CALL.again(self.attempt, hint)
+        raise await self._scheduled(retry.LOG_CALL.again(self.attempt, hint), reason, "attempt_failed")
+
+    async def _scheduled(self, again: Retry, reason: str, step: str) -> Retry:
+        """An attempt failed and `again` brings the next: shown on /ops (retries waiting) and in the story."""
+        services = self.services
+        await services.retries.scheduled(self.event_id, self._event_ids(), self.attempt, reason,
+                                         again.defer_score / 1000 if again.defer_score else 0.0)
+        services.history.record(self.event_id, step, ids=self._event_ids(), detail=reason, attempt=self.attempt)
+        services.telemetry.count("retries")
+        return again
+
+    async def _left_retries(self) -> None:
+        """Only a job that failed before (attempt > 1) can have an entry among the retries waiting."""
+        if self.attempt > 1:
+            await self.services.retries.cleared(self.event_id)
 
     async def _dead_letter(self, reason: str) -> None:
         call = self.call
@@ -178,10 +210,18 @@ class CallJob:
             rep_email=call.rep_email if call else None, team_id=call.team_id if call else None, reason=reason,
             attempts=self.attempt, dead_at=_now(),
         ))
+        await self._left_retries()
+        self.services.history.record(self.event_id, "dead_lettered", ids=self._event_ids(), detail=reason,
+                                     attempt=self.attempt)
+        self.services.telemetry.count("dead_lettered")
 
 
 def _now() -> int:
     return int(time.time())
+
+
+def event_ids(call: CallData) -> EventIds:
+    return EventIds(team_id=call.team_id, call_id=call.call_id, rep_email=call.rep_email)
 
 
 class CallLogger:
@@ -195,6 +235,7 @@ class CallLogger:
         self.attempt = attempt
         self.queued_s = queued_s
         self.flags: list[str] = []
+        self.task_completed = False
 
     async def run(self, claim: CallClaim) -> dict[str, Any]:
         call = self.call
@@ -213,13 +254,15 @@ class CallLogger:
         if outreach_call_id is None:
             outreach_call_id = await self._write_call(claim, rep, links, existing)
         if task_open and links.task_id is not None and call.should_complete_task:
-            await self._complete_task(rep, links.task_id)
+            self.task_completed = await self._complete_task(rep, links.task_id)
         await claim.complete(self.event_id)
         await self._finish(outreach_call_id)
         return {"status": "logged", "event_id": self.event_id, "outreach_call_id": outreach_call_id,
                 "flags": self.flags}
 
     def _rep(self, claim: CallClaim) -> tuple[RepSession, int]:
+        if claim.paused:
+            raise Park(PAUSED_REASON)
         if claim.status is not ConnectionStatus.CONNECTED:
             raise Park(claim.status.value)
         if claim.outreach_user_id is None:
@@ -321,7 +364,7 @@ class CallLogger:
             return await api.create_call(rep, call_attributes(self.call),
                                          call_relationships(replace(links, disposition_id=None)))
 
-    async def _complete_task(self, rep: RepSession, task_id: int) -> None:
+    async def _complete_task(self, rep: RepSession, task_id: int) -> bool:
         try:
             await api.mark_task_complete(rep, task_id)
         except OutreachRejected as rejected:
@@ -329,11 +372,14 @@ class CallLogger:
             if rejected.status not in (404, 409, 422):
                 raise
             self.flags.append("task_not_completed")
+            return False
+        return True
 
     async def _duplicate(self) -> dict[str, Any]:
         log.info("duplicate event=%s call=%s (the call is already logged)", self.event_id, self.call.call_id)
         await self.services.queue.forget_event(self.event_id)
         await count(self.services.redis, "calls_duplicate")
+        self.services.history.record(self.event_id, "duplicate", ids=event_ids(self.call), attempt=self.attempt)
         return {"status": "duplicate", "event_id": self.event_id}
 
     async def _finish(self, outreach_call_id: int) -> None:
@@ -345,6 +391,13 @@ class CallLogger:
             ))
         log.info("logged event=%s call=%s outreach_call=%s flags=%s attempt=%d queued=%.2fs", self.event_id,
                  call.call_id, outreach_call_id, ",".join(self.flags) or "-", self.attempt, self.queued_s)
+        ids = event_ids(call)
+        services.history.record(self.event_id, "logged", ids=ids, attempt=self.attempt,
+                                outreach_call_id=outreach_call_id, detail=",".join(self.flags) or None)
+        if self.task_completed:
+            services.history.record(self.event_id, "task_completed", ids=ids)
+        services.telemetry.count("calls_logged")
+        services.telemetry.call_logged(call.team_id, call.rep_email)
 
 
 async def _first_error(*steps: Any) -> list[Any]:

@@ -14,7 +14,8 @@ log = logging.getLogger("workers.parking")
 async def rep_is_ready(services: Services, team_id: str, rep_email: str) -> bool:
     status = await services.connections.status(team_id, rep_email)
     mapped = await services.users.mapped_user_id(team_id, rep_email)
-    return status is ConnectionStatus.CONNECTED and mapped is not None
+    paused = await services.pauses.is_paused(team_id, rep_email)
+    return status is ConnectionStatus.CONNECTED and mapped is not None and not paused
 
 
 async def release_ready(ctx: dict[str, Any]) -> dict[str, int]:

@@ -13,6 +13,7 @@ from runtime.arq_internals import deserialize, serialize
 from runtime.services import Services
 from schemas.settings import Settings, load_settings
 from store import jobs, keys
+from store.heartbeats import Budget
 from workers.log_call import log_call
 from workers.outreach_changes import outreach_change
 from workers.parking import release_ready
@@ -25,7 +26,16 @@ log = logging.getLogger("workers")
 
 async def startup(ctx: dict[str, Any]) -> None:
     settings: Settings = ctx.get("settings") or load_settings()
-    ctx["services"] = Services.open(settings)
+    services = Services.open(settings)
+    ctx["services"] = services
+    services.flusher.as_worker(ctx.get("jobs_in_flight") or (lambda: 0), lambda: _budgets(services))
+    services.flusher.start()
+
+
+def _budgets(services: Services) -> dict[tuple[str, str], Budget]:
+    windows = services.outreach.budget.windows()
+    return {keys.split_member(rep): Budget(remaining, reset_at, limit)
+            for rep, (remaining, reset_at, limit) in windows.items()}
 
 
 async def shutdown(ctx: dict[str, Any]) -> None:

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import json
+import re
+from pathlib import Path
+
 import aiohttp
 
 from runtime.embedded_redis import free_port
 from tests.support.nooks import call_event
 from tests.support.servers import running_app
 from tests.support.service import Service
+
+DASHBOARD = Path(__file__).resolve().parents[2] / "docs" / "grafana-dashboard.json"
 
 
 async def test_healthz_and_readyz(svc: Service) -> None:
@@ -37,3 +43,16 @@ async def test_metrics_are_prometheus_text(svc: Service) -> None:
         text = await response.text()
     assert 'nooks_outreach_total{outcome="events_ignored"} 1.0' in text
     assert "nooks_outreach_queue_depth" in text and "nooks_outreach_dead_letters" in text
+
+
+async def test_the_grafana_dashboard_uses_only_metrics_that_are_served(svc: Service) -> None:
+    dashboard = json.loads(DASHBOARD.read_text())
+    used = {name for panel in dashboard["panels"] for target in panel["targets"]
+            for name in re.findall(r"nooks_outreach_[a-z_]+", target["expr"])}
+    async with svc.http.get(f"{svc.base_url}/metrics") as response:
+        text = await response.text()
+    served = {line.split("{")[0].split(" ")[0] for line in text.splitlines() if line.startswith("nooks_outreach_")}
+    # A family is served from its first scrape, before it has samples.
+    for name, kind in re.findall(r"^# TYPE (\S+) (counter|histogram)$", text, re.MULTILINE):
+        served |= {name} if kind == "counter" else {f"{name}_bucket", f"{name}_count", f"{name}_sum"}
+    assert used and used <= served, used - served

@@ -22,6 +22,7 @@ from runtime.arq_internals import (
     JOB_STARTED,
     JOB_SUCCEEDED,
     ClaimingWorker,
+    QuietCronLines,
     QuietJobLines,
     deserialize,
     job_payload,
@@ -248,3 +249,15 @@ def line(msg: str, *args: object, level: int = logging.INFO) -> logging.LogRecor
 ])
 def test_4_only_log_calls_own_start_and_success_lines_are_dropped(record_: logging.LogRecord, kept: bool) -> None:
     assert QuietJobLines("log_call").filter(record_) is kept
+
+
+@pytest.mark.parametrize(("record_", "kept"), [
+    (line(JOB_STARTED, 0.0, "release_ready", "", ""), False),
+    (line(JOB_SUCCEEDED, 0.0, "release_ready", "{'released': 0}"), False),
+    (line("%6.2fs ! %s failed, %s: %s", 0.1, "release_ready", "RedisError", "x", level=logging.ERROR), True),
+    (line(JOB_STARTED, 0.01, "evt_1:log_call", "'evt_1'", ""), True),
+    (line(JOB_SUCCEEDED, 0.0, "subs:t:r:1:sync_subscriptions", "None"), True),
+])
+def test_4_cron_jobs_start_and_success_lines_are_dropped(record_: logging.LogRecord, kept: bool) -> None:
+    """Periodic jobs that found nothing to do stay quiet (they log their own line when they do something)."""
+    assert QuietCronLines().filter(record_) is kept

@@ -15,9 +15,10 @@ from redis.asyncio import Redis
 
 from sandbox.client import SandboxControl
 from schemas.settings import Settings
-from tests.support.nooks import signed
+from tests.support.nooks import call_event, signed
 
 T = TypeVar("T")
+OPS_READONLY = ("viewer", "viewer-password-for-tests")  # sees /ops, acts on nothing
 
 
 @dataclass
@@ -75,9 +76,27 @@ class Service:
         token = base64.b64encode(f"{self.ops[0]}:{self.ops[1]}".encode()).decode()
         return {"Authorization": f"Basic {token}"}
 
-    async def ops_api(self, method: str, path: str) -> tuple[int, Any]:
-        async with self.http.request(method, f"{self.base_url}{path}", headers=self.basic()) as response:
+    async def ops_api(self, method: str, path: str, *, json: Any = None, headers: dict[str, str] | None = None,
+                      auth: tuple[str, str] | None = None) -> tuple[int, Any]:
+        """An operator's request (their Basic credentials unless `auth` names others)."""
+        credentials = self.basic() if auth is None else {
+            "Authorization": "Basic " + base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode()}
+        async with self.http.request(method, f"{self.base_url}{path}", json=json,
+                                     headers={**credentials, **(headers or {})}) as response:
             return response.status, await _json(response)
+
+    async def dead_letter(self, call_id: str, **data: Any) -> dict[str, Any]:
+        """A connected rep's event whose call Outreach refuses once (422): it is dead-lettered, and a retry logs it."""
+        await self.sandbox.fail_next("/api/v2/calls", method="POST", status=422)
+        event = call_event(call_id, **data)
+        assert (await self.post_event(event))[0] == 202
+
+        async def dead() -> bool:
+            letters = (await self.ops_api("GET", "/ops/api/dead-letters"))[1]["dead_letters"]
+            return any(letter["event_id"] == event["id"] for letter in letters)
+
+        await eventually(dead)
+        return event
 
     # --- Outreach, as seen in the sandbox -----------------------------------------------------------
     async def calls(self, vendor_call_id: str | None = None) -> list[dict[str, Any]]:

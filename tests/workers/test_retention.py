@@ -1,5 +1,6 @@
 """The data rule on the call-logging path: after calls are logged, flagged, parked and dead-lettered, neither
-Redis nor the logs hold any Outreach record data (prospect, account, task, sequence, disposition fields)."""
+Redis, the logs nor any /ops page or answer hold any Outreach record data (prospect, account, task, sequence,
+disposition fields)."""
 
 from __future__ import annotations
 
@@ -36,10 +37,23 @@ async def test_nothing_from_outreach_is_kept(svc: Service, caplog: pytest.LogCap
     async def two_dead() -> bool:
         return len((await svc.ops_api("GET", "/ops/api/dead-letters"))[1]["dead_letters"]) == 2
     await eventually(two_dead)
+
+    async def told() -> bool:  # every story step is written (once a second) before Redis is read
+        events = (await svc.ops_api("GET", "/ops/api/search?q=call_r_refused"))[1]["events"]
+        return bool(events) and events[0]["state"] == "dead_lettered"
+    await eventually(told)
+    pages = []
+    for path in ("/ops/", "/ops/api/summary", "/ops/api/dead-letters", "/ops/api/parked", "/ops/api/flagged",
+                 "/ops/api/retries", "/ops/api/connections", "/ops/api/ingest", "/ops/api/audit",
+                 "/ops/api/search?q=ana@acme.com", "/ops/search?q=ana@acme.com"):
+        status, body = await svc.ops_api("GET", path)
+        assert status == 200, path
+        pages.append(str(body))
     dumped = await dump_redis(svc.redis)
     for value in OUTREACH_VALUES:
         assert value not in dumped, value
         assert value not in caplog.text, value
+        assert not any(value in page for page in pages), value
     # The seeded records really do carry these values: the scan is looking for something that exists.
     prospect = next(p for p in await svc.sandbox.records("prospect") if p["id"] == 3456)
     assert "Whitfield" in str(prospect)

@@ -1,0 +1,32 @@
+"""What /ops handlers read from a request: the process's Services, a page offset, a dead-letter filter."""
+
+from __future__ import annotations
+
+from pydantic import ValidationError
+from starlette.requests import Request
+
+from ingress.errors import error
+from ingress.responses import JSON
+from runtime.services import Services
+from schemas.ops import DeadLetterFilter
+
+FILTER_FIELDS = ("reason", "team_id", "rep_email")
+
+
+def services(request: Request) -> Services:
+    found: Services = request.state.services
+    return found
+
+
+def offset(request: Request, name: str = "offset") -> int:
+    raw = request.query_params.get(name, "0")
+    return min(int(raw), 10**9) if raw.isdigit() else 0
+
+
+def dead_letter_filter(request: Request) -> DeadLetterFilter | JSON:
+    """The filter in the query string (empty fields ignored), or the 422 to answer."""
+    try:
+        return DeadLetterFilter.model_validate({name: request.query_params[name] or None for name in FILTER_FIELDS
+                                                if name in request.query_params})
+    except ValidationError:
+        return error(422, "invalid_filter", "reason, team_id and rep_email are short strings")
