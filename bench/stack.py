@@ -113,9 +113,10 @@ class Stack:
             link = (await r.json())["url"]
         async with self.http.get(link, allow_redirects=False) as r:
             authorize = r.headers["Location"]
+            browser = {"Cookie": "; ".join(f"{k}={m.value}" for k, m in r.cookies.items())}  # as the rep's browser
         async with self.http.get(_with_query(authorize, {"login_email": email}), allow_redirects=False) as r:
             callback = r.headers["Location"]
-        async with self.http.get(callback, allow_redirects=False) as r:
+        async with self.http.get(callback, allow_redirects=False, headers=browser) as r:
             await r.read()
             return r.status
 

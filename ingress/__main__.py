@@ -23,6 +23,7 @@ def main() -> None:
     # Access logs stay off: URLs carry rep emails and OAuth codes, and they would add nothing per event.
     uvicorn.run(app, host=os.environ.get("HOST", "0.0.0.0"), port=port,  # noqa: S104
                 access_log=False, proxy_headers=True, server_header=False, log_level="info",
+                limit_concurrency=settings.web_max_concurrency, timeout_keep_alive=5,
                 log_config=None)  # uvicorn's own lines go through the root handler (LOG_FORMAT)
 
 

@@ -12,9 +12,11 @@ from contextlib import asynccontextmanager
 
 from redis.exceptions import RedisError
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.routing import Route
 
-from ingress import call_tasks, health, nooks_events, oauth_flow, outreach_webhooks, reps
+from ingress import call_tasks, health, nooks_events, oauth_flow, openapi, outreach_webhooks, reps
+from ingress.deadline import BodyDeadline
 from ingress.errors import EXCEPTION_HANDLERS
 from ingress.ingest import counted
 from ingress.ops import app as ops
@@ -47,6 +49,8 @@ def create_app(settings: Settings) -> Starlette:
         Route("/healthz", health.healthz, methods=["GET"]),
         Route("/readyz", health.readyz, methods=["GET"]),
         Route("/metrics", health.metrics, methods=["GET"]),
+        Route("/openapi.json", openapi.openapi_json, methods=["GET"]),
         ops.mount(),
     ]
-    return Starlette(routes=routes, lifespan=lifespan, exception_handlers=EXCEPTION_HANDLERS)
+    return Starlette(routes=routes, lifespan=lifespan, exception_handlers=EXCEPTION_HANDLERS,
+                     middleware=[Middleware(BodyDeadline, seconds=settings.web_body_timeout)])

@@ -51,7 +51,7 @@ async def list_call_tasks(request: Request, team_id: str, rep_email: str) -> Res
     if due_before is None:
         return error(422, "invalid_due_before", "due_before must be an ISO 8601 date-time, e.g. 2026-11-29T12:00:00Z")
 
-    key = cursor.cursor_key(services.settings.nooks_api_token)
+    key = cursor.cursor_key(services.settings.cursor_signing_secret)
     state: cursor.CursorState | None = None
     raw_cursor = request.query_params.get("cursor")
     if raw_cursor:
@@ -95,7 +95,9 @@ async def list_call_tasks(request: Request, team_id: str, rep_email: str) -> Res
 def _limit(raw: str | None) -> int | None:
     if raw is None or raw == "":
         return DEFAULT_LIMIT
-    if not raw.strip().isdigit():
+    raw = raw.strip()
+    # `str.isdigit` accepts "²" and other digits `int` refuses: only ASCII digits are a number here.
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 4:
         return None
     value = int(raw)
     return value if 1 <= value <= MAX_LIMIT else None

@@ -1,10 +1,13 @@
 """Opaque, tamper-evident page cursors for the call-tasks listing.
 
-A cursor is `base64url(JSON payload) "." base64url(HMAC-SHA256(payload))`, keyed by a key derived from
-`NOOKS_API_TOKEN`. The payload names the team, the rep and the mapped Outreach user it was issued for, the
-`due_before` of the listing, and where the next page starts on Outreach's side (its `links.next` URL, or none
-for the first page, plus the last task already returned from that page). Clients must treat it as opaque; a
-cursor that was altered, or issued for another team, rep or user, is refused.
+A cursor is `base64url(JSON payload) "." base64url(HMAC-SHA256(payload))`, keyed by a key derived from a
+server-only secret (`CURSOR_SECRET`, else the first `TOKEN_ENCRYPTION_KEYS` key): never from `NOOKS_API_TOKEN`,
+which Nooks holds too and could then mint cursors with. The payload names the team, the rep and the mapped
+Outreach user it was issued for, the `due_before` of the listing, and where the next page starts on Outreach's
+side (its `links.next` URL, or none for the first page, plus the last task already returned from that page).
+Clients must treat it as opaque; a cursor that was altered, or issued for another team, rep or user, is refused;
+and so, as a second wall behind the signature, is one whose Outreach URL lost the rep's owner, state or due
+filters.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from typing import Any
 
 import orjson
 
-from outreach.call_tasks import Position
+from outreach.call_tasks import Position, keeps_filters
 from schemas.times import outreach_time, parse_time
 
 VERSION = 1
@@ -38,8 +41,8 @@ class CursorState:
     position: Position
 
 
-def cursor_key(nooks_api_token: str) -> bytes:
-    return hmac.new(nooks_api_token.encode(), _KEY_LABEL, hashlib.sha256).digest()
+def cursor_key(server_secret: str) -> bytes:
+    return hmac.new(server_secret.encode(), _KEY_LABEL, hashlib.sha256).digest()
 
 
 def encode(key: bytes, team_id: str, rep_email: str, state: CursorState) -> str:
@@ -76,6 +79,8 @@ def decode(key: bytes, team_id: str, rep_email: str, cursor: str) -> CursorState
     if (not isinstance(owner, int) or isinstance(owner, bool) or due_before is None
             or not (url is None or isinstance(url, str)) or not (after_id is None or _is_int(after_id))
             or not (after_due is None or isinstance(after_due, str))):
+        raise BadCursor("cursor is not one this service issued")
+    if url is not None and not keeps_filters(url, owner, due_before):
         raise BadCursor("cursor is not one this service issued")
     return CursorState(owner_id=owner, due_before=due_before,
                        position=Position(url=url, after_id=after_id, after_due=after_due))

@@ -29,7 +29,7 @@ async def read_body(request: Request, limit: int, *, what: str) -> bytes:
     """Read at most `limit` bytes; refuse (413) early on a large Content-Length, and again while streaming."""
     too_large = ApiError(413, "body_too_large", f"{what} are limited to {limit // 1024} KiB")
     declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
+    if declared is not None and declared.isascii() and declared.isdigit() and int(declared) > limit:
         raise too_large
     chunks, size = [], 0
     async for chunk in request.stream():

@@ -23,7 +23,7 @@ def nooks_api(handler: RepHandler) -> Handler:
 
     async def guarded(request: Request) -> Response:
         services: Services = request.state.services
-        if not bearer_ok(request, services.settings.nooks_api_token):
+        if not bearer_ok(request, services.settings.nooks_api_token.get_secret_value()):
             return error(401, "unauthorized", "a valid bearer token is required")
         ids = team_and_rep(request)
         if isinstance(ids, JSON):

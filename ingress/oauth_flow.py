@@ -1,9 +1,16 @@
 """Connecting a rep: a single-use connect link → Outreach consent → callback that stores tokens encrypted,
-syncs the team's users (id, email, name), maps the rep by email and releases their parked events."""
+syncs the team's users (id, email, name), maps the rep by email and releases their parked events.
+
+The consent must be the rep's own: the callback completes only in the browser that opened the link (a cookie
+set at `/start`), and the new token's Outreach user (outreach/identity.py) must be the rep's, by email or by the
+rep's User Mapping, before anything is stored. Otherwise a 400 page names who was signed in, and the team's
+users, mapping and connections stay as they were."""
 
 from __future__ import annotations
 
 import logging
+import secrets
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from starlette.requests import Request
@@ -14,12 +21,17 @@ from ingress.guards import nooks_api
 from ingress.pages import templates
 from ingress.responses import JSON
 from outreach import oauth
-from outreach.errors import OAuthRefused, OutreachError
+from outreach.errors import OAuthRefused, OutreachError, OutreachUnavailable, RateLimited
+from outreach.identity import token_owner
 from outreach.users import fetch_users
 from runtime.services import Services
-from store.links import LINK_TTL_SECONDS
+from schemas.connection import OutreachUser, TokenSet
+from store.links import LINK_TTL_SECONDS, WrongBrowser
 
 log = logging.getLogger("ingress.oauth")
+
+BROWSER_COOKIE = "nooks_oauth"
+COOKIE_PATH = "/v1/outreach/oauth"
 
 
 def _page(request: Request, status: int, title: str, message: str) -> Response:
@@ -43,14 +55,23 @@ async def start(request: Request) -> Response:
     if binding is None:
         return _page(request, 400, "This link is no longer valid",
                      "Connect links work once and for 10 minutes. Ask Nooks for a new one.")
-    state = await services.links.mint_state(*binding)
-    return RedirectResponse(oauth.authorize_url(services.settings, state), status_code=302)
+    browser_secret = secrets.token_urlsafe(32)
+    state = await services.links.mint_state(*binding, browser_secret)
+    answer = RedirectResponse(oauth.authorize_url(services.settings, state), status_code=302)
+    # Lax: sent on Outreach's top-level redirect back to the callback, never on cross-site subrequests.
+    answer.set_cookie(BROWSER_COOKIE, browser_secret, max_age=LINK_TTL_SECONDS, path=COOKIE_PATH, httponly=True,
+                      samesite="lax", secure=services.settings.public_base_url.startswith("https://"))
+    return answer
 
 
 async def callback(request: Request) -> Response:
     services: Services = request.state.services
     params = request.query_params
-    binding = await services.links.use_state(params.get("state", ""))
+    try:
+        binding = await services.links.use_state(params.get("state", ""), request.cookies.get(BROWSER_COOKIE, ""))
+    except WrongBrowser:
+        return _page(request, 400, "Connection failed", "This sign-in was started in another browser. Open the "
+                                                        "connect link from Nooks in this browser instead.")
     if binding is None:
         return _page(request, 400, "Connection failed", "This sign-in is unknown, expired or already used.")
     if params.get("error"):
@@ -66,29 +87,54 @@ async def callback(request: Request) -> Response:
         return _page(request, 400, "Connection failed", "Outreach refused the authorization code.")
     except OutreachError:
         return _page(request, 502, "Outreach is unavailable", "Please try connecting again in a minute.")
+    consent = await _confirm_owner(services, team_id, rep_email, tokens)
+    if isinstance(consent, Refusal):
+        log.info("consent refused team=%s rep=%s reason=%s", team_id, rep_email, consent.reason)
+        return _page(request, consent.status, consent.title, consent.message)
     await services.connections.save_tokens(team_id, rep_email, tokens)
-    mapped = await _sync_and_map(services, team_id, rep_email)
-    released = await services.parking.release(team_id, rep_email) if mapped else 0
+    await services.users.replace_users(team_id, consent.users)
+    if await services.users.mapped_user_id(team_id, rep_email) is None:
+        # Unmapped, the consent was accepted only because the token's user has the rep's email.
+        await services.users.map_rep(team_id, rep_email, consent.owner_id)
+    released = await services.parking.release(team_id, rep_email)
     await outreach_webhooks.subscribe_rep(services, team_id, rep_email)
-    log.info("rep connected team=%s rep=%s mapped=%s released=%d", team_id, rep_email, mapped, released)
-    if not mapped:
-        return _page(request, 200, "Outreach connected",
-                     "No Outreach user has your email address, so calls wait until an admin maps you.")
+    log.info("rep connected team=%s rep=%s user=%d released=%d", team_id, rep_email, consent.owner_id, released)
     return _page(request, 200, "Outreach connected", "Your Nooks calls will now be logged in Outreach.")
 
 
-async def _sync_and_map(services: Services, team_id: str, rep_email: str) -> bool:
-    """Refresh the team's users with the new token and map the rep by email, unless already mapped."""
+@dataclass(frozen=True)
+class Consent:
+    owner_id: int
+    users: list[OutreachUser]
+
+
+@dataclass(frozen=True)
+class Refusal:
+    status: int
+    title: str
+    message: str
+    reason: str
+
+
+async def _confirm_owner(services: Services, team_id: str, rep_email: str, tokens: TokenSet) -> Consent | Refusal:
+    """Which Outreach user granted `tokens`, and may this rep use them? Reads with the new tokens only (nothing
+    stored yet); the rep's email must be that user's, or the rep's User Mapping must name that user."""
+    session = services.outreach.with_tokens(team_id, rep_email, tokens)
     try:
-        users = await fetch_users(services.outreach.for_rep(team_id, rep_email))
+        owner_id = await token_owner(session, services.settings.webhook_target_url)
+        users = await fetch_users(session)
+    except (OutreachUnavailable, RateLimited):
+        return Refusal(502, "Outreach is unavailable", "Please try connecting again in a minute.", "unavailable")
     except OutreachError as failed:
-        log.warning("user sync failed team=%s: %s", team_id, failed)
-        return await services.users.mapped_user_id(team_id, rep_email) is not None
-    await services.users.replace_users(team_id, users)
-    if await services.users.mapped_user_id(team_id, rep_email) is not None:
-        return True
-    match = next((user for user in users if user.email == rep_email), None)
-    if match is None:
-        return False
-    await services.users.map_rep(team_id, rep_email, match.id)
-    return True
+        return Refusal(400, "Connection failed", "Outreach did not confirm which user signed in, so nothing was "
+                                                 "stored. Please try again.", str(failed))
+    owner = next((user for user in users if user.id == owner_id), None)
+    if owner is not None and owner.email == rep_email:
+        return Consent(owner_id, users)
+    if await services.users.mapped_user_id(team_id, rep_email) == owner_id:
+        return Consent(owner_id, users)
+    who = f"{owner.name} ({owner.email})" if owner is not None else f"Outreach user {owner_id}"
+    return Refusal(400, "Signed in as someone else",
+                   f"You signed in to Outreach as {who}, not as {rep_email}. Nothing was stored. Sign out of "
+                   "Outreach, sign in with your own account and open the connect link again.", "wrong_user")
+

@@ -3,7 +3,8 @@
 Outreach waits 5 s and never retries an HTTP error, so the answer must be fast and honest: 2xx only once the
 reduced change is durably queued, 503 when Redis cannot take it. Order: size (413) → subscription named by
 `Outreach-Webhook-Id` (401 unknown) → hex HMAC-SHA256 of the raw body with that subscription's secret (401)
-→ JSON (400) → lenient reduction (never a 500) → one Lua call that dedupes the event id and queues the job.
+→ JSON (400) → `meta.deliveredAt` within the last hour (400) → lenient reduction (never a 500) → one Lua call
+that dedupes the event id AND the signed body (the event id header is not signed) and queues the job.
 
 Also what a rep connecting or disconnecting does to the team's one set of subscriptions in Outreach
 (docs/outreach-webhooks.md).
@@ -15,6 +16,7 @@ import asyncio
 import hashlib
 import hmac
 import logging
+import re
 import time
 
 import orjson
@@ -25,7 +27,7 @@ from starlette.responses import Response
 from ingress.errors import error, read_body
 from ingress.responses import JSON
 from runtime.services import Services
-from schemas.outreach_webhooks import SUBSCRIBED_RESOURCES, parse_delivery, reduce_delivery
+from schemas.outreach_webhooks import SUBSCRIBED_RESOURCES, is_stale, parse_delivery, reduce_delivery
 from store.queue import count
 from store.subscriptions import Subscription
 
@@ -33,7 +35,8 @@ log = logging.getLogger("ingress.outreach_webhooks")
 
 MAX_BODY_BYTES = 256 * 1024
 MAX_HEADER_LENGTH = 128
-SIGNATURE_LENGTH = 64  # hex SHA-256
+# Hex SHA-256, checked as ASCII before any compare: `hmac.compare_digest` raises TypeError on non-ASCII `str`.
+SIGNATURE = re.compile(r"[0-9a-f]{64}")
 UNSUBSCRIBE_TIMEOUT_SECONDS = 5.0
 # A disconnect of the holder moves the set before the tokens go: the next rep's set is created, then this one's
 # deleted with its own token. The rep's DELETE waits at most this long; past it the set is abandoned (forgotten
@@ -67,7 +70,7 @@ async def receive(request: Request) -> Response:
         return error(503, "store_unavailable", "the delivery could not be stored; retry later")
     if not candidates:
         return error(401, "unknown_webhook", "no subscription with that Outreach-Webhook-Id")
-    if len(signature) != SIGNATURE_LENGTH:
+    if not SIGNATURE.fullmatch(signature):
         return error(401, "bad_signature", "missing or malformed Outreach-Webhook-Signature header")
     sub = _verify(candidates, body, signature)
     if sub is None:
@@ -80,12 +83,16 @@ async def receive(request: Request) -> Response:
     # re-delivery is still recognised.
     event_id = _header_id(request.headers.get("outreach-webhook-event-id", "")) or f"sig-{signature}"
     parsed = parse_delivery(raw)
+    if is_stale(parsed, time.time()):
+        await _count(services, "outreach_webhooks_stale")
+        return error(400, "stale_delivery", "meta.deliveredAt is unreadable or not within the last hour")
     change = reduce_delivery(parsed, team_id=sub.team_id, rep_email=sub.rep_email, webhook_id=webhook_id,
                              event_id=event_id, received_at=int(time.time() * 1000))
     wanted = change is not None and change.resource in SUBSCRIBED_RESOURCES
     try:
         fresh = await services.inbox.accept(sub.team_id, event_id,
-                                            change.model_dump(mode="json") if wanted and change else None)
+                                            change.model_dump(mode="json") if wanted and change else None,
+                                            body_mac=signature)
         if fresh and not wanted:
             await count(services.redis, "outreach_webhooks_ignored")
     except RedisError:
@@ -94,6 +101,13 @@ async def receive(request: Request) -> Response:
     if not fresh:
         return JSON({"status": "duplicate", "event_id": event_id}, status_code=200)
     return JSON({"status": "queued" if wanted else "ignored", "event_id": event_id}, status_code=202)
+
+
+async def _count(services: Services, stat: str) -> None:
+    try:
+        await count(services.redis, stat)
+    except RedisError:
+        log.warning("counter %s not bumped: Redis unavailable", stat)
 
 
 def _verify(candidates: list[Subscription], body: bytes, signature: str) -> Subscription | None:

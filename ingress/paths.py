@@ -10,7 +10,8 @@ from ingress.errors import error
 from ingress.responses import JSON
 
 TEAM_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
-EMAIL = re.compile(r"^[^@\s/]{1,64}@[^@\s/]{1,189}$")
+# No control characters (a NUL would make "ana@acme.com\x00" a rep of its own), no "/", one "@".
+EMAIL = re.compile(r"^[^@\s/\x00-\x1f\x7f]{1,64}@[^@\s/\x00-\x1f\x7f]{1,189}$")
 
 
 def team_and_rep(request: Request) -> tuple[str, str] | JSON:

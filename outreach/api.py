@@ -6,11 +6,13 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from outreach.client import Params, RepSession
-from outreach.errors import NotFound
+from outreach.documents import parse
+from outreach.errors import ListTruncated, NotFound
 from schemas.outreach import Collection, Created, Resource, Single
 
 PAGE_SIZE = 100
-MAX_PAGES = 50  # a safety stop: no lookup here should need more
+MAX_PAGES = 50  # a safety stop against an endless `links.next`: no lookup here should need more
+MAX_USER_PAGES = 1000  # 100,000 users: the biggest org's directory
 
 
 async def get_one(rep: RepSession, plural: str, record_id: int, params: Params | None = None) -> Resource | None:
@@ -19,23 +21,32 @@ async def get_one(rep: RepSession, plural: str, record_id: int, params: Params |
         document = await rep.get(f"/{plural}/{record_id}", params=params)
     except NotFound:
         return None
-    return Single.model_validate(document).data
+    return parse(Single, document).data
 
 
-async def iterate(rep: RepSession, plural: str, params: Params) -> AsyncIterator[Resource]:
-    """Every record of a filtered collection, following `links.next` (cursor pagination)."""
+async def iterate(rep: RepSession, plural: str, params: Params, *, max_pages: int = MAX_PAGES,
+                  partial: bool = False) -> AsyncIterator[Resource]:
+    """Every record of a filtered collection, following `links.next` (cursor pagination).
+
+    More than `max_pages` pages raises ListTruncated: a caller that took the first part for the whole would act
+    on records it never saw. Only a `partial` read ends quietly there instead: one that continues from its own
+    cursor next time (reconciliation), or a best-effort scan (orphan webhooks)."""
     document = await rep.get(f"/{plural}", params={"page[size]": PAGE_SIZE, "count": "false", **params})
-    for _ in range(MAX_PAGES):
-        page = Collection.model_validate(document)
+    for fetched in range(1, max_pages + 1):
+        page = parse(Collection, document)
         for resource in page.data:
             yield resource
         if not page.links.next or not page.data:
             return
+        if fetched == max_pages:
+            break
         document = await rep.get_url(page.links.next)
+    if not partial:
+        raise ListTruncated(f"Outreach listed more than {max_pages} pages of {plural}")
 
 
 async def list_users(rep: RepSession) -> AsyncIterator[Resource]:
-    async for user in iterate(rep, "users", {}):
+    async for user in iterate(rep, "users", {}, max_pages=MAX_USER_PAGES):
         yield user
 
 
@@ -69,7 +80,7 @@ async def create_call(rep: RepSession, attributes: dict[str, Any],
     document = await rep.post("/calls", body={
         "data": {"type": "call", "attributes": attributes, "relationships": relationships},
     })
-    return Created.model_validate(document).data.id
+    return parse(Created, document).data.id
 
 
 async def mark_task_complete(rep: RepSession, task_id: int) -> None:

@@ -10,12 +10,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
-
-from pydantic import ValidationError
+from urllib.parse import parse_qs, urlsplit
 
 from outreach.client import Params, RepSession
-from outreach.errors import OutreachUnavailable
+from outreach.documents import parse
 from schemas.call_tasks import CallTask, Named, Phone, Prospect
 from schemas.outreach import Collection, Resource
 from schemas.times import format_time, outreach_time, parse_time
@@ -39,6 +37,7 @@ FIELDS = {
     "taskPurpose": "name",
 }
 
+FILTERS = ("filter[owner][id]", "filter[state]", "filter[dueAt]")  # what bounds a rep's listing to the rep
 # Dialing order: phone types in this order, then Outreach's own `order` within a type; unknown types last.
 DIALING_ORDER = ("mobile", "work", "home", "other", "voip")
 PHONE_ARRAYS = (("mobilePhones", "mobile"), ("workPhones", "work"), ("homePhones", "home"),
@@ -76,6 +75,14 @@ def first_page_params(owner_id: int, due_before: datetime, page_size: int) -> Pa
     }
 
 
+def keeps_filters(url: str, owner_id: int, due_before: datetime) -> bool:
+    """True when an Outreach page URL still asks for what the first page asked: the rep's own incomplete tasks
+    due by `due_before` (each filter present exactly once, with the same value)."""
+    query = parse_qs(urlsplit(url).query, keep_blank_values=True)
+    wanted = first_page_params(owner_id, due_before, 1)
+    return all(query.get(name) == [str(wanted[name])] for name in FILTERS)
+
+
 async def due_call_tasks(rep: RepSession, owner_id: int, due_before: datetime, limit: int,
                          start: Position | None = None) -> CallTaskBatch:
     """Up to `limit` call tasks of `owner_id` due at or before `due_before`, oldest due first."""
@@ -87,7 +94,7 @@ async def due_call_tasks(rep: RepSession, owner_id: int, due_before: datetime, l
     skipped = 0
     resume = start
     for fetched in range(1, MAX_OUTREACH_PAGES + 1):
-        page = _collection(document)
+        page = parse(Collection, document)
         included = index_included(page.included)
         begin = resume_index(page.data, resume) if resume.after_id is not None else 0
         for i in range(begin, len(page.data)):
@@ -110,14 +117,6 @@ async def due_call_tasks(rep: RepSession, owner_id: int, due_before: datetime, l
             break
         document = await rep.get_url(url)
     return CallTaskBatch(tasks, Position(url), skipped)
-
-
-def _collection(document: dict[str, Any]) -> Collection:
-    try:
-        return Collection.model_validate(document)
-    except ValidationError:
-        # pydantic's message quotes the input, which may hold record values: say only what happened.
-        raise OutreachUnavailable("Outreach answered a task list this service cannot read") from None
 
 
 # --- pure helpers --------------------------------------------------------------------------------------------

@@ -49,12 +49,17 @@ class OutreachClient:
         """`tokens`: the rep's stored tokens, when the caller has just read them (saves reading them again)."""
         return RepSession(self, team_id, rep_email, tokens)
 
+    def with_tokens(self, team_id: str, rep_email: str, tokens: TokenSet) -> RepSession:
+        """Requests with tokens that are not stored (a consent being checked): never refreshed, and a 401 changes
+        nothing in the store."""
+        return RepSession(self, team_id, rep_email, tokens, pinned=True)
+
 
 class RepSession:
     """Requests on behalf of one rep, for one job or request (short-lived: tokens are refreshed 5 min ahead)."""
 
-    def __init__(self, client: OutreachClient, team_id: str, rep_email: str, tokens: TokenSet | None = None
-                 ) -> None:
+    def __init__(self, client: OutreachClient, team_id: str, rep_email: str, tokens: TokenSet | None = None,
+                 *, pinned: bool = False) -> None:
         self._client = client
         self.team_id = team_id
         self.rep_email = rep_email
@@ -62,8 +67,11 @@ class RepSession:
         # The stored token is read and decrypted once per session, not once per request (docs/benchmarks.md).
         self._token: asyncio.Future[str] | None = None
         self._known = tokens
+        self._pinned = tokens.access_token if pinned and tokens is not None else None
 
     async def _access_token(self) -> str:
+        if self._pinned is not None:
+            return self._pinned
         if self._token is None:
             known, self._known = self._known, None  # used once: a failed read asks the store next time
             self._token = asyncio.ensure_future(self._client.tokens.access_token(self.team_id, self.rep_email, known))
@@ -93,6 +101,8 @@ class RepSession:
                       body: dict[str, Any] | None = None) -> dict[str, Any]:
         token = await self._access_token()
         status, headers, payload = await self._send(method, path, params, body, token)
+        if status == 401 and self._pinned is not None:
+            raise ReconnectRequired("Outreach refused the new token")
         # Expired or revoked: refresh (single-flight) and try again. Twice, because the first "fresh" token may be
         # one another process stored a moment ago that Outreach has since expired too; only a token we saw
         # refused twice running means the rep must reconnect.
@@ -124,6 +134,7 @@ class RepSession:
                 headers={"Authorization": f"Bearer {token}", "Content-Type": MEDIA_TYPE, "Accept": MEDIA_TYPE,
                          "User-Agent": USER_AGENT},
                 timeout=_TIMEOUT,
+                allow_redirects=False,  # a redirect would carry the token (or a 307, the body) elsewhere
             ) as response:
                 payload = await response.read()
                 headers_seen = response.headers  # case-insensitive, as HTTP header names are
@@ -142,6 +153,8 @@ class RepSession:
             retry_after = seconds(headers.get("Retry-After"), default=_until_reset(headers))
             self._client.budget.exhausted(self._rep_key, retry_after)
             raise RateLimited(retry_after)
+        if 300 <= status < 400:
+            raise OutreachUnavailable(f"Outreach answered {status}; redirects are not followed with a token")
         if status >= 500:
             retry = headers.get("Retry-After")
             raise OutreachUnavailable(f"Outreach answered {status}", seconds(retry, 0) if retry else None)

@@ -50,5 +50,10 @@ class NotFound(OutreachRejected):
     """404: the record does not exist or the rep may not read it."""
 
 
+class ListTruncated(OutreachError):
+    """A collection had more pages than the read allows: acting on part of it would be wrong (e.g. taking
+    subscriptions or calls that are there for missing)."""
+
+
 class OAuthRefused(OutreachError):
     """The token endpoint refused a code or refresh token (`invalid_grant` and friends)."""

@@ -59,11 +59,12 @@ async def _token_request(
     form = {
         **grant,
         "client_id": settings.outreach_client_id,
-        "client_secret": settings.outreach_client_secret,
+        "client_secret": settings.outreach_client_secret.get_secret_value(),
         "redirect_uri": settings.oauth_redirect_uri,
     }
     try:
-        async with session.post(f"{settings.outreach_oauth_url}/token", data=form,
+        # Not followed: a 307 would re-send the client secret and the grant to wherever it points.
+        async with session.post(f"{settings.outreach_oauth_url}/token", data=form, allow_redirects=False,
                                 timeout=aiohttp.ClientTimeout(total=20)) as response:
             body = await response.read()
             status = response.status
@@ -72,7 +73,7 @@ async def _token_request(
         raise OutreachUnavailable(f"Outreach token endpoint unreachable ({type(error).__name__})") from None
     if status == 429:
         raise RateLimited(seconds(retry_after, default=60.0))
-    if status >= 500:
+    if status >= 500 or 300 <= status < 400:
         hint = seconds(retry_after, 0.0) if retry_after else None
         raise OutreachUnavailable(f"Outreach token endpoint answered {status}", hint)
     if status != 200:

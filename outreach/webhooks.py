@@ -15,12 +15,14 @@ Callers hold the team's lock (`store/keys.webhook_team_lock`), so concurrent syn
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import secrets
 from dataclasses import dataclass, field
 
 from outreach import api
 from outreach.client import OutreachClient, RepSession
+from outreach.documents import parse
 from outreach.errors import NotFound
 from schemas.outreach import Resource, Single
 from schemas.outreach_webhooks import SUBSCRIBED_RESOURCES
@@ -32,18 +34,26 @@ SCOPE = "webhooks.all"
 
 
 async def team_webhooks(rep: RepSession, target_url: str, ids: set[str], authorizers: set[int]) -> list[Resource]:
-    """The org's webhooks to our URL that concern this team: the ones we stored (`ids`) and any that a user of
-    the team authorized. Filtered page by page: an org may list many webhooks, and keeping all of them for each
-    of many syncs at once held a lot of memory in the worker (docs/tuning.md)."""
-    return [hook async for hook in api.iterate(rep, "webhooks", {})
-            if hook.attributes.get("url") == target_url
-            and (str(hook.id) in ids or hook.related_id("authorizer") in authorizers)]
+    """The webhooks to our URL that concern this team: the ones we stored (`ids`), each read by id, and, to find
+    orphans, those a user of the team authorized. Stored ones are never looked for in the org's list: a big org's
+    is longer than a read may take, and a stored subscription missing from a cut list looked gone and was created
+    again on every run. The orphan scan is best effort (`partial`): an orphan beyond the page limit can deliver
+    nothing we accept (its secret is unknown), and is left. Matches are kept page by page: an org may list many
+    webhooks, and keeping all of them for each of many syncs at once held a lot of memory (docs/tuning.md)."""
+    stored = await asyncio.gather(*(api.get_one(rep, "webhooks", int(webhook_id))
+                                    for webhook_id in sorted(ids) if webhook_id.isascii() and webhook_id.isdigit()))
+    found = {hook.id: hook for hook in stored if hook is not None}
+    async for hook in api.iterate(rep, "webhooks", {}, partial=True):
+        if hook.id not in found and hook.related_id("authorizer") in authorizers:
+            found[hook.id] = hook
+    return [hook for hook in found.values() if hook.attributes.get("url") == target_url]
 
 
-async def create_webhook(rep: RepSession, url: str, resource: str, secret: str, action: str = "*") -> Resource:
+async def create_webhook(rep: RepSession, url: str, resource: str, secret: str, action: str = "*",
+                         *, active: bool = True) -> Resource:
     document = await rep.post("/webhooks", body={"data": {"type": "webhook", "attributes": {
-        "url": url, "resource": resource, "action": action, "secret": secret, "active": True}}})
-    return Single.model_validate(document).data
+        "url": url, "resource": resource, "action": action, "secret": secret, "active": active}}})
+    return parse(Single, document).data
 
 
 async def delete_webhook(rep: RepSession, webhook_id: str) -> bool:

@@ -92,6 +92,7 @@ class Stack:
         self.default("NOOKS_EVENTS_SECRET", "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode())
         self.default("NOOKS_API_TOKEN", secrets.token_urlsafe(24))
         self.default("TOKEN_ENCRYPTION_KEYS", Fernet.generate_key().decode())
+        self.default("CURSOR_SECRET", secrets.token_urlsafe(32))
         self.default("OPS_USERNAME", "ops")
         self.default("OPS_PASSWORD", secrets.token_urlsafe(12))
 
@@ -123,10 +124,12 @@ async def demo(stack: Stack) -> str:
             link = (await r.json())["url"]
         async with http.get(link, allow_redirects=False) as r:
             authorize = urlsplit(r.headers["Location"])
+            # The consent completes only in the browser that started it: send back the cookie /start set.
+            browser = {"Cookie": "; ".join(f"{k}={m.value}" for k, m in r.cookies.items())}
         query = {k: v[0] for k, v in parse_qs(authorize.query).items()} | {"login_email": DEMO_REP}
         async with http.get(urlunsplit(authorize._replace(query=urlencode(query))), allow_redirects=False) as r:
             callback = r.headers["Location"]
-        async with http.get(callback) as r:
+        async with http.get(callback, headers=browser) as r:
             if r.status != 200:
                 return f"connecting the demo rep failed ({r.status})"
         call_id = f"call_demo_{secrets.token_hex(3)}"

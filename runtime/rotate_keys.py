@@ -1,6 +1,9 @@
-"""`python -m runtime.rotate_keys`: re-encrypt every stored token with the first TOKEN_ENCRYPTION_KEYS key.
+"""`python -m runtime.rotate_keys`: re-encrypt every stored OAuth token and webhook secret with the first
+TOKEN_ENCRYPTION_KEYS key.
 
-Rotation: put the new key first (keep the old ones after it), deploy, run this, then drop the old keys.
+Rotation: put the new key first (keep the old ones after it), deploy, run this, then drop the old keys. Safe
+while the service runs: each value is swapped only if it is still what was read (a token refreshed meanwhile
+is already sealed with the first key).
 """
 
 from __future__ import annotations
@@ -11,19 +14,24 @@ from schemas.settings import load_settings
 from store.connections import ConnectionStore
 from store.crypto import TokenCipher
 from store.redis import connect
+from store.subscriptions import SubscriptionStore
 
 
-async def rotate() -> int:
+async def rotate() -> tuple[int, int]:
+    """(connections, webhook secrets) re-encrypted."""
     settings = load_settings()
     redis = connect(settings.redis_url)
+    cipher = TokenCipher(settings.encryption_keys)
     try:
-        return await ConnectionStore(redis, TokenCipher(settings.token_encryption_keys)).rotate_encryption()
+        return (await ConnectionStore(redis, cipher).rotate_encryption(),
+                await SubscriptionStore(redis, cipher).rotate_encryption())
     finally:
         await redis.aclose()
 
 
 def main() -> None:
-    print(f"re-encrypted the tokens of {asyncio.run(rotate())} connection(s) with the first key")
+    tokens, secrets = asyncio.run(rotate())
+    print(f"re-encrypted with the first key: the tokens of {tokens} connection(s), {secrets} webhook secret(s)")
 
 
 if __name__ == "__main__":

@@ -75,7 +75,7 @@ class Services:
             cookie_jar=aiohttp.DummyCookieJar(),
             raise_for_status=False,
         )
-        cipher = TokenCipher(settings.token_encryption_keys)
+        cipher = TokenCipher(settings.encryption_keys)
         connections = ConnectionStore(redis, cipher)
         queue = EventQueue(redis)
         tokens = TokenManager(redis, connections, http, settings)
@@ -106,7 +106,7 @@ class Services:
             links=LinkStore(redis),
             tokens=tokens,
             outreach=outreach,
-            nooks_events=Webhook(settings.nooks_events_secret),
+            nooks_events=Webhook(settings.nooks_events_secret.get_secret_value()),
             subscriptions=subscriptions,
             inbox=inbox,
             webhooks=webhooks,

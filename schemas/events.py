@@ -29,7 +29,7 @@ class CallData(BaseModel):
 
     team_id: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")]
     rep_email: Annotated[str, StringConstraints(strip_whitespace=True, to_lower=True, min_length=3, max_length=254,
-                                                pattern=r"^[^@\s]+@[^@\s]+$")]
+                                                pattern=r"^[^@\s\x00-\x1f\x7f]+@[^@\s\x00-\x1f\x7f]+$")]
     call_id: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=63)]
     to: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
     from_: Annotated[str | None, StringConstraints(strip_whitespace=True, max_length=64)] = Field(

@@ -21,7 +21,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from schemas.outreach_resources import FOLLOWED
-from schemas.times import normalize_timestamp
+from schemas.times import normalize_timestamp, parse_time
 
 # What the service subscribes to, and what it does with each resource.
 SUBSCRIBED_RESOURCES = ("task", "prospect", "sequenceState", "call", "user")
@@ -60,7 +60,7 @@ def as_id(value: Any) -> int | None:
         return None
     if isinstance(value, int):
         return value if value >= 0 else None
-    if isinstance(value, str) and value.isdigit() and len(value) <= 18:
+    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 18:  # "²".isdigit()
         return int(value)
     return None
 
@@ -135,6 +135,25 @@ def parse_delivery(raw: Any) -> ParsedDelivery:
         updated_at=updated_at,
         delivered_at=_timestamp(meta.get("deliveredAt")),
     )
+
+
+# Outreach delivers at once and retries only a failed connection, moments later: an older `meta.deliveredAt`
+# is a replay of a captured body (or a clock far off). What is refused is found by reconciliation.
+MAX_DELIVERY_AGE_SECONDS = 3600
+MAX_CLOCK_SKEW_SECONDS = 300
+
+
+def is_stale(parsed: ParsedDelivery, now: float) -> bool:
+    """True when `meta.deliveredAt` is unreadable, too old, or too far ahead. Deliveries without it (payloads
+    that predate it) are judged by the body dedupe alone."""
+    if parsed.delivered_at is None:
+        return False
+    moment = parse_time(parsed.delivered_at)
+    try:
+        delivered = moment.timestamp() if moment is not None else None
+    except (OverflowError, ValueError):  # e.g. year 9999 with a negative offset
+        delivered = None
+    return delivered is None or not now - MAX_DELIVERY_AGE_SECONDS <= delivered <= now + MAX_CLOCK_SKEW_SECONDS
 
 
 def _digest(*parts: str) -> str:

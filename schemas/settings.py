@@ -6,11 +6,17 @@ import sys
 from typing import Annotated
 
 from cryptography.fernet import Fernet
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+MIN_SECRET_LENGTH = 16  # tokens and signing secrets: guessing stays out of reach
+MIN_PASSWORD_LENGTH = 12
+MIN_CURSOR_SECRET_LENGTH = 32
 
 
 class Settings(BaseSettings):
+    """Secrets are `SecretStr` (a repr, a log line or a dump shows `**********`), each with a minimum length."""
+
     model_config = SettingsConfigDict(env_file=".env", extra="ignore", frozen=True)
 
     redis_url: str = "redis://localhost:6379/0"
@@ -18,16 +24,24 @@ class Settings(BaseSettings):
     outreach_api_url: str = "https://api.outreach.io/api/v2"
     outreach_oauth_url: str = "https://api.outreach.io/oauth"
     outreach_client_id: str = ""
-    outreach_client_secret: str = ""
-    nooks_events_secret: str = Field(min_length=1)
-    nooks_api_token: str = Field(min_length=1)
+    outreach_client_secret: SecretStr = SecretStr("")
+    nooks_events_secret: SecretStr = Field(min_length=MIN_SECRET_LENGTH)
+    nooks_api_token: SecretStr = Field(min_length=MIN_SECRET_LENGTH)
     nooks_notify_url: str | None = None
-    nooks_notify_secret: str | None = None
-    token_encryption_keys: Annotated[list[str], NoDecode] = Field(min_length=1)
+    nooks_notify_secret: SecretStr | None = Field(default=None, min_length=MIN_SECRET_LENGTH)
+    token_encryption_keys: Annotated[list[SecretStr], NoDecode] = Field(min_length=1)
     ops_username: str | None = None
-    ops_password: str | None = None
+    ops_password: SecretStr | None = Field(default=None, min_length=MIN_PASSWORD_LENGTH)
     ops_readonly_username: str | None = None
-    ops_readonly_password: str | None = None
+    ops_readonly_password: SecretStr | None = Field(default=None, min_length=MIN_PASSWORD_LENGTH)
+    # Signs the call-tasks cursors. Server-only (never shared with Nooks, unlike NOOKS_API_TOKEN); unset, a key
+    # is derived from the first TOKEN_ENCRYPTION_KEYS key (cursors then end with a key rotation, harmlessly).
+    cursor_secret: SecretStr | None = Field(default=None, min_length=MIN_CURSOR_SECRET_LENGTH)
+    retention_days: int = Field(default=30, ge=1)  # dead letters, parked events and flags (CONTRACT)
+    # Slow clients: a body must arrive within this many seconds (else 408); at most this many requests in
+    # flight per web process (uvicorn answers 503 beyond).
+    web_body_timeout: float = Field(default=10.0, gt=0)
+    web_max_concurrency: int = Field(default=1000, ge=1)
 
     @field_validator("token_encryption_keys", mode="before")
     @classmethod
@@ -38,15 +52,23 @@ class Settings(BaseSettings):
 
     @field_validator("token_encryption_keys")
     @classmethod
-    def _keys_are_fernet(cls, keys: list[str]) -> list[str]:
+    def _keys_are_fernet(cls, keys: list[SecretStr]) -> list[SecretStr]:
         for key in keys:
-            Fernet(key)  # raises ValueError with a clear message on a malformed key
+            Fernet(key.get_secret_value())  # raises ValueError with a clear message on a malformed key
         return keys
 
     @field_validator("public_base_url", "outreach_api_url", "outreach_oauth_url")
     @classmethod
     def _strip_slash(cls, url: str) -> str:
         return url.rstrip("/")
+
+    @property
+    def cursor_signing_secret(self) -> str:
+        return (self.cursor_secret or self.token_encryption_keys[0]).get_secret_value()
+
+    @property
+    def encryption_keys(self) -> list[str]:
+        return [key.get_secret_value() for key in self.token_encryption_keys]
 
     @property
     def oauth_redirect_uri(self) -> str:

@@ -8,7 +8,7 @@ from redis.asyncio import Redis
 
 from schemas.connection import ConnectionStatus, TokenSet
 from store import keys
-from store.crypto import TokenCipher
+from store.crypto import FieldSwap, TokenCipher
 
 
 class ConnectionStore:
@@ -76,12 +76,13 @@ class ConnectionStore:
         return sorted(keys.split_member(m.decode()) for m in members)
 
     async def rotate_encryption(self) -> int:
-        """Re-encrypt every stored token with the first key, so old keys can be retired."""
-        count = 0
+        """Re-encrypt every stored token with the first key, so old keys can be retired. A token refreshed
+        meanwhile is left as the refresh wrote it (already under the first key), never overwritten."""
+        swap, count = FieldSwap(self._redis), 0
         for team_id, rep_email in await self.connected_reps():
             key = keys.connection(team_id, rep_email)
             blob = await self._redis.hget(key, "tokens")
-            if blob is not None:
-                await self._redis.hset(key, "tokens", self._cipher.rotate(blob))  # type: ignore[arg-type]
+            rotated = self._cipher.rotate(blob) if blob is not None else None
+            if blob is not None and rotated is not None and await swap(key, "tokens", blob, rotated):
                 count += 1
         return count

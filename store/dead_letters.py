@@ -82,6 +82,25 @@ class DeadLetters:
             return False
         return await self._queue.requeue(event_id)
 
+    async def expire(self, before: float) -> tuple[int, int]:
+        """Drop dead letters (with their stored event bodies) and flags older than `before` (epoch seconds), found
+        through the time indexes a batch at a time; returns (dead letters, flags) dropped."""
+        dead = flags = 0
+        while ids := await self._redis.zrangebyscore(keys.DEAD_LETTER_INDEX, "-inf", before, start=0, num=BATCH):
+            for event_id in ids:  # an operator's retry that took the letter first keeps the event
+                dead += await self.discard(event_id.decode())
+        while ids := await self._redis.zrangebyscore(keys.FLAGGED_INDEX, "-inf", before, start=0, num=BATCH):
+            async with self._redis.pipeline(transaction=True) as pipe:
+                pipe.hdel(keys.FLAGGED, *ids)
+                pipe.zrem(keys.FLAGGED_INDEX, *ids)
+                removed, _ = await pipe.execute()
+            flags += int(removed)
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.hincrby(keys.STATS, "dead_letters_expired", dead)
+            pipe.hincrby(keys.STATS, "flags_expired", flags)
+            await pipe.execute()
+        return dead, flags
+
     async def discard(self, event_id: str) -> bool:
         """Drop a dead letter and its stored event for good; False when there is no such dead letter."""
         if not await self._take(event_id):

@@ -67,6 +67,7 @@ def parked(team_id: str, rep_email: str) -> str:
 
 
 PARKED_REPS = f"{PREFIX}parked-reps"  # set of "team\trep" with parked events
+PARKED_SINCE = f"{PREFIX}parked-since"  # zset "team\trep\tevent id" → epoch seconds first parked (retention)
 DEAD_LETTERS = f"{PREFIX}dead"  # hash event id → dead letter (ids and reason)
 FLAGGED = f"{PREFIX}flagged"  # hash event id → flags (ids and reasons)
 IGNORED = f"{PREFIX}ignored"  # capped list of ignored event ids and types
@@ -109,6 +110,12 @@ def webhook_team_lock(team_id: str) -> str:
 def outreach_seen(team_id: str, event_id: str) -> str:
     """Dedupe key of an `Outreach-Webhook-Event-Id` (or of the body's HMAC when the header is missing)."""
     return f"{PREFIX}ohseen:{team_id}:{event_id}"
+
+
+def outreach_body_seen(team_id: str, body_mac: str) -> str:
+    """Dedupe key of a signed delivery body (its HMAC under the subscription's secret): replays with a fresh
+    `Outreach-Webhook-Event-Id` are repeats."""
+    return f"{PREFIX}ohbody:{team_id}:{body_mac}"
 
 
 def change_claim(change_key: str) -> str:

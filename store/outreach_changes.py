@@ -34,11 +34,15 @@ class OutreachInbox:
         self._jobs = JobWriter(redis)
         self._claim = redis.register_script(_CLAIM)
 
-    async def accept(self, team_id: str, event_id: str, change: dict[str, Any] | None) -> bool:
-        """One round trip: dedupe the event id and queue `outreach_change(change)`. False for a repeat."""
+    async def accept(self, team_id: str, event_id: str, change: dict[str, Any] | None, body_mac: str = "") -> bool:
+        """One round trip: dedupe the event id and the signed body (`body_mac`: its HMAC under the subscription's
+        secret, so one body delivered to two subscriptions is two deliveries), then queue
+        `outreach_change(change)`. False for a repeat of either: the event id is an unsigned header, so a captured
+        body re-sent with a fresh one is still a repeat."""
         job_id = jobs.webhook_change_id(team_id, event_id) if change is not None else ""
+        body_seen = keys.outreach_body_seen(team_id, body_mac) if body_mac else ""
         return await self._jobs.accept_once(keys.outreach_seen(team_id, event_id), SEEN_TTL_SECONDS,
-                                            jobs.OUTREACH_CHANGE, [change], job_id)
+                                            jobs.OUTREACH_CHANGE, [change], job_id, also_seen=body_seen)
 
     async def queue_reconciled(self, change_key: str, change: dict[str, Any]) -> bool:
         """Queue `outreach_change(change)` for a change reconciliation found, unless it is already queued."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 
 from redis.asyncio import Redis
@@ -25,6 +26,8 @@ class ParkingLot:
         async with self._redis.pipeline(transaction=True) as pipe:
             pipe.hset(keys.parked(team_id, rep_email), event_id, reason)
             pipe.sadd(keys.PARKED_REPS, keys.rep_member(team_id, rep_email))
+            # The first parking counts for retention: a release that parks the event again keeps it.
+            pipe.zadd(keys.PARKED_SINCE, {_since_member(team_id, rep_email, event_id): int(time.time())}, nx=True)
             pipe.hincrby(keys.STATS, "events_parked", 1)
             await pipe.execute()
 
@@ -65,15 +68,49 @@ class ParkingLot:
         raw = await self._redis.hgetall(keys.parked(team_id, rep_email))
         return {k.decode(): v.decode() for k, v in raw.items()}
 
+    async def expire(self, before: float, batch: int = 500) -> int:
+        """Drop events parked before `before` (epoch seconds) with their stored bodies; returns how many.
+        Entries parked before this index existed are given one, from now."""
+        await self._index_unindexed()
+        expired = 0
+        while True:
+            due = await self._redis.zrangebyscore(keys.PARKED_SINCE, "-inf", before, start=0, num=batch)
+            for member in due:
+                team_id, rep_email, event_id = member.decode().split("\t", 2)
+                # HDEL decides who owns the event: a release that took it first keeps it.
+                if await self._redis.hdel(keys.parked(team_id, rep_email), event_id):
+                    await self._redis.delete(keys.event(event_id))
+                    expired += 1
+                await self._redis.zrem(keys.PARKED_SINCE, member)
+                if not await self._redis.exists(keys.parked(team_id, rep_email)):
+                    await self._redis.srem(keys.PARKED_REPS, keys.rep_member(team_id, rep_email))
+            if len(due) < batch:
+                break
+        if expired:
+            await self._redis.hincrby(keys.STATS, "parked_expired", expired)
+        return expired
+
+    async def _index_unindexed(self) -> None:
+        now = int(time.time())
+        for team_id, rep_email in await self.parked_reps():
+            async for event_id, _ in self._redis.hscan_iter(keys.parked(team_id, rep_email), count=500):
+                member = _since_member(team_id, rep_email, event_id.decode())
+                await self._redis.zadd(keys.PARKED_SINCE, {member: now}, nx=True)
+
     async def release(self, team_id: str, rep_email: str) -> int:
         """Queue every parked event of the rep again; the worker re-checks the rep and may park again."""
         released = 0
         for event_id in await self.parked(team_id, rep_email):
             # Remove first: if the worker parks it again, that new entry must survive.
             if await self._redis.hdel(keys.parked(team_id, rep_email), event_id):
+                await self._redis.zrem(keys.PARKED_SINCE, _since_member(team_id, rep_email, event_id))
                 if await self._queue.requeue(event_id):
                     released += 1
                     self._history.record(event_id, "released")
         if not await self._redis.exists(keys.parked(team_id, rep_email)):
             await self._redis.srem(keys.PARKED_REPS, keys.rep_member(team_id, rep_email))
         return released
+
+
+def _since_member(team_id: str, rep_email: str, event_id: str) -> str:
+    return f"{team_id}\t{rep_email}\t{event_id}"

@@ -20,11 +20,14 @@ from store import jobs, keys
 
 SEEN_TTL_SECONDS = 7 * 24 * 3600
 
-# Dedupe and queue in one round trip. KEYS: seen, job, result, retry, queue, body.
-# ARGV: job payload, score, job id, seen ttl, body, job ttl (ms). An empty job id only records the dedupe key (accepted,
-# nothing to do); an empty body stores none (the job carries what it needs).
+# Dedupe and queue in one round trip. KEYS: seen, job, result, retry, queue, body, also seen.
+# ARGV: job payload, score, job id, seen ttl, body, job ttl (ms). An empty job id only records the dedupe key
+# (accepted, nothing to do); an empty body stores none (the job carries what it needs). The second dedupe key
+# (the same key as the first when there is none) is checked and recorded with the first.
 _ACCEPT = """
+if KEYS[7] ~= KEYS[1] and redis.call('EXISTS', KEYS[7]) == 1 then return 0 end
 if redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[4]) == false then return 0 end
+if KEYS[7] ~= KEYS[1] then redis.call('SET', KEYS[7], '1', 'EX', ARGV[4]) end
 if ARGV[3] == '' then return 1 end
 if ARGV[5] ~= '' then redis.call('SET', KEYS[6], ARGV[5]) end
 redis.call('DEL', KEYS[3], KEYS[4])
@@ -52,14 +55,14 @@ class JobWriter:
         self._enqueue = redis.register_script(_ENQUEUE)
 
     async def accept_once(self, seen_key: str, seen_ttl: int, function: str, args: list[Any], job_id: str,
-                          *, body_key: str = "", body: bytes = b"") -> bool:
-        """Record `seen_key` and, unless `job_id` is empty, queue the job (and store `body`); False when
-        `seen_key` was already recorded, in which case nothing is written."""
+                          *, body_key: str = "", body: bytes = b"", also_seen: str = "") -> bool:
+        """Record `seen_key` (and `also_seen`) and, unless `job_id` is empty, queue the job (and store `body`);
+        False when either was already recorded, in which case nothing is written."""
         now_ms = int(time.time() * 1000)
         payload = job_payload(function, args, now_ms) if job_id else b""
         result = await self._accept(
             keys=[seen_key, keys.ARQ_JOB + job_id, keys.ARQ_RESULT + job_id, keys.ARQ_RETRY + job_id, keys.QUEUE,
-                  body_key or seen_key],
+                  body_key or seen_key, also_seen or seen_key],
             args=[payload, now_ms, job_id, seen_ttl, body, job_ttl_ms(now_ms, now_ms)],
         )
         return bool(result)

@@ -13,7 +13,7 @@ import orjson
 from redis.asyncio import Redis
 
 from store import keys
-from store.crypto import TokenCipher
+from store.crypto import FieldSwap, TokenCipher
 
 
 @dataclass(frozen=True)
@@ -89,6 +89,25 @@ class SubscriptionStore:
             pipe.delete(keys.rep_subscriptions(team_id, rep_email))
             await pipe.execute()
         return ids
+
+    async def rotate_encryption(self) -> int:
+        """Re-encrypt every stored webhook secret with the first key (compare-and-set per entry, so a
+        subscription saved meanwhile is never overwritten); returns how many were re-encrypted."""
+        swap, count = FieldSwap(self._redis), 0
+        async for key in self._redis.scan_iter(match=keys.webhook_subscription("*"), count=500):
+            for member, entry in (await self._redis.hgetall(key)).items():
+                rotated = self._rotated(entry)
+                if rotated is not None and await swap(key.decode(), member.decode(), entry, rotated):
+                    count += 1
+        return count
+
+    def _rotated(self, entry: bytes) -> bytes | None:
+        try:
+            parsed = orjson.loads(entry)
+            secret = self._cipher.rotate(str(parsed["secret"]).encode())
+        except (orjson.JSONDecodeError, KeyError, TypeError):
+            return None
+        return orjson.dumps({**parsed, "secret": secret.decode()}) if secret is not None else None
 
     def _open(self, webhook_id: str, member: str, entry: bytes) -> Subscription | None:
         try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -75,7 +76,8 @@ def e164(number: str) -> str:
     Ten bare digits are taken as a North American number, the dialer's home market.
     """
     stripped = number.strip()
-    digits = "".join(ch for ch in stripped if ch.isdigit())
+    # Decimal digits of any script count, as ASCII; "²" and other `isdigit` characters that are no digit do not.
+    digits = "".join(str(unicodedata.decimal(ch)) for ch in stripped if unicodedata.decimal(ch, None) is not None)
     if stripped.startswith("+"):
         return "+" + digits
     if stripped.startswith("00"):

@@ -109,7 +109,7 @@ class Notifier:
         if not settings.notifications_enabled or settings.nooks_notify_url is None \
                 or settings.nooks_notify_secret is None:
             return {**result, "status": "notifications_off"}
-        url, secret = settings.nooks_notify_url, settings.nooks_notify_secret
+        url, secret = settings.nooks_notify_url, settings.nooks_notify_secret.get_secret_value()
         if change.change_key is None:
             return {**result, "status": "ignored"}
         if await self.inbox.is_gone(url):
@@ -187,7 +187,8 @@ class Notifier:
             "webhook-timestamp": str(int(moment.timestamp())),
             "webhook-signature": Webhook(secret).sign(notification.id, moment, body),
         }
-        async with self.services.http.post(url, data=body.encode(), headers=headers,
+        # A redirect is an answer like any other (not 2xx: retried), never followed with the signed body.
+        async with self.services.http.post(url, data=body.encode(), headers=headers, allow_redirects=False,
                                            timeout=aiohttp.ClientTimeout(total=NOTIFY_TIMEOUT_SECONDS)) as answer:
             await answer.read()
             return answer.status

@@ -96,7 +96,8 @@ async def reconcile_rep(services: Services, inbox: OutreachInbox, team_id: str, 
         fields = ",".join(("createdAt", "updatedAt", *FOLLOWED[resource].related))
         params: dict[str, str | int] = {"filter[updatedAt]": f"{cursor}..inf", "sort": "updatedAt",
                                         f"fields[{resource}]": fields}
-        async for record in api.iterate(rep, FOLLOWED[resource].plural, params):
+        # Resumable: sorted by updatedAt, what a burst leaves unread is read from the saved cursor next run.
+        async for record in api.iterate(rep, FOLLOWED[resource].plural, params, partial=True):
             raw = record.attributes.get("updatedAt")
             moment = parse_time(raw)
             if moment is None or not isinstance(raw, str):

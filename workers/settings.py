@@ -18,6 +18,7 @@ from workers.log_call import log_call
 from workers.outreach_changes import outreach_change
 from workers.parking import release_ready
 from workers.reconcile import reconcile_changes
+from workers.retention import expire_retained
 from workers.subscriptions import repair_subscriptions, sync_subscriptions
 from workers.tuning import JOB_TIMEOUT, MAX_JOBS, POLL_DELAY, QUEUE_READ_LIMIT
 
@@ -61,6 +62,8 @@ class WorkerSettings:
              timeout=min(30, JOB_TIMEOUT)),
         cron(reconcile_changes, name=jobs.RECONCILE_CHANGES, second={15}, timeout=min(55, JOB_TIMEOUT)),
         cron(repair_subscriptions, name=jobs.REPAIR_SUBSCRIPTIONS, minute=set(range(0, 60, 5)), second={40},
+             timeout=JOB_TIMEOUT),
+        cron(expire_retained, name="expire_retained", minute={7}, second={20}, run_at_startup=True,
              timeout=JOB_TIMEOUT),
     ]
     on_startup = startup

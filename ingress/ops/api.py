@@ -143,7 +143,7 @@ async def audit(request: Request) -> Response:
 
 def _stream_id(value: str) -> bool:
     millis, _, sequence = value.partition("-")
-    return millis.isdigit() and sequence.isdigit()
+    return value.isascii() and millis.isdigit() and sequence.isdigit()  # "²".isdigit() is true
 
 
 @operators_only

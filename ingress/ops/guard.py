@@ -34,9 +34,9 @@ def _credentials(settings: Settings) -> list[tuple[str, str, bool]]:
     """(username, password, may act) for each configured operator."""
     found = []
     if settings.ops_username and settings.ops_password:
-        found.append((settings.ops_username, settings.ops_password, True))
+        found.append((settings.ops_username, settings.ops_password.get_secret_value(), True))
     if settings.ops_readonly_username and settings.ops_readonly_password:
-        found.append((settings.ops_readonly_username, settings.ops_readonly_password, False))
+        found.append((settings.ops_readonly_username, settings.ops_readonly_password.get_secret_value(), False))
     return found
 
 

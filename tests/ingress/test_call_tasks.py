@@ -11,11 +11,12 @@ import base64
 import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlencode
 
 import orjson
 import pytest
 
+from store import keys
 from tests.support.retention import dump_redis
 from tests.support.service import Service
 
@@ -261,6 +262,7 @@ async def test_bad_and_tampered_cursors_are_refused(svc: Service) -> None:
 
 @pytest.mark.parametrize("params", [
     {"limit": 0}, {"limit": 201}, {"limit": "ten"}, {"limit": -1}, {"limit": "1.5"},
+    {"limit": "²"}, {"limit": "١٢"}, {"limit": "9" * 5000},  # digits `str.isdigit` accepts and `int` refuses
     {"due_before": "yesterday"}, {"due_before": "2026-13-01T00:00:00Z"}, {"due_before": "9999-12-31T23:00:00-05:00"},
 ])
 async def test_bad_parameters_are_422(svc: Service, params: dict[str, Any]) -> None:
@@ -308,9 +310,10 @@ async def test_another_team_cannot_read_the_rep(svc: Service) -> None:
 
 
 async def test_unmapped_rep_is_409(svc: Service) -> None:
-    # Dan consents with Ana's Outreach login: connected, but no Outreach user has Dan's email.
-    await svc.connect(rep_email="dan@acme.com", login_email="ana@acme.com")
-    status, body, _ = await get(svc, "/v1/teams/team_acme/reps/dan@acme.com/call-tasks")
+    # Connected without a mapping: a connection made before consents were checked (today's callback always maps).
+    await svc.connect()
+    await svc.redis.hdel(keys.mapping("team_acme"), "ana@acme.com")
+    status, body, _ = await get(svc)
     assert status == 409 and body["error"]["code"] == "not_mapped"
 
 
@@ -389,6 +392,53 @@ async def test_nothing_about_the_tasks_is_kept(svc: Service, caplog: pytest.LogC
         assert value not in caplog.text, value
 
 
+def _payload(cursor: str) -> dict[str, Any]:
+    body_part = cursor.partition(".")[0]
+    return orjson.loads(base64.urlsafe_b64decode(body_part + "=" * (-len(body_part) % 4)))  # type: ignore[no-any-return]
+
+
+def _signed(key: bytes, payload: dict[str, Any]) -> str:
+    from ingress import cursor as c
+    body = orjson.dumps(payload)
+    return f"{c._b64(body)}.{c._b64(c._mac(key, body))}"
+
+
+async def test_a_cursor_minted_with_the_nooks_api_token_is_refused(svc: Service) -> None:
+    """Nooks holds NOOKS_API_TOKEN: a cursor key derived from it would let a bearer holder mint any cursor."""
+    from ingress import cursor as c
+    await svc.connect()
+    _, page, _ = await get(svc, limit=5)
+    minted = _signed(c.cursor_key(svc.api_token), _payload(page["next_cursor"]))
+    status, body, _ = await get(svc, cursor=minted)
+    assert (status, body["error"]["code"]) == (400, "invalid_cursor")
+
+
+@pytest.mark.parametrize("change", [
+    {"filter[owner][id]": "2"}, {"filter[state]": "complete"}, {"filter[dueAt]": "neginf..9999-01-01T00:00:00.000Z"},
+    {"filter[owner][id]": None},
+])
+async def test_a_signed_cursor_whose_outreach_url_lost_the_reps_filters_is_refused(
+        svc: Service, change: dict[str, str | None]) -> None:
+    """Behind the signature, a second wall: the Outreach URL a cursor resumes must still ask for the rep's own
+    incomplete tasks due by the cursor's due_before."""
+    from ingress import cursor as c
+    from outreach.call_tasks import first_page_params
+    await svc.connect()
+    _, page, _ = await get(svc, limit=5)
+    payload = _payload(page["next_cursor"])
+    key = c.cursor_key(svc.settings.cursor_signing_secret)
+    intact = {k: str(v) for k, v in first_page_params(1, c.parse_time(payload["d"]), 5).items()}  # type: ignore[arg-type]
+    query = dict(intact)
+    for name, value in change.items():
+        query.pop(name) if value is None else query.__setitem__(name, value)
+    payload["u"] = f"{svc.settings.outreach_api_url}/tasks?{urlencode(query)}"
+    status, body, _ = await get(svc, cursor=_signed(key, payload))
+    assert (status, body["error"]["code"]) == (400, "invalid_cursor")
+    payload["u"] = f"{svc.settings.outreach_api_url}/tasks?{urlencode(intact)}"
+    status, body, _ = await get(svc, cursor=_signed(key, payload))
+    assert status == 200, body  # the same cursor with the filters intact is good
+
+
 # --- the cursor itself (pure) --------------------------------------------------------------------------------
 
 def test_cursor_round_trip_and_binding() -> None:
@@ -396,8 +446,11 @@ def test_cursor_round_trip_and_binding() -> None:
     from outreach.call_tasks import Position
 
     key = c.cursor_key("token-a")
-    state = c.CursorState(1, datetime(2026, 11, 29, 12, tzinfo=UTC),
-                          Position("https://api.example/api/v2/tasks?page%5Bafter%5D=x", 7, "2026-11-29T10:00:00Z"))
+    due = datetime(2026, 11, 29, 12, tzinfo=UTC)
+    filters = urlencode({"filter[owner][id]": 1, "filter[state]": "incomplete",
+                         "filter[dueAt]": "neginf..2026-11-29T12:00:00.000Z"})
+    state = c.CursorState(1, due, Position(f"https://api.example/api/v2/tasks?{filters}&page%5Bafter%5D=x", 7,
+                                           "2026-11-29T10:00:00Z"))
     token = c.encode(key, "team_acme", "ana@acme.com", state)
     assert "ana@acme.com" not in token and "=" not in token  # url-safe, unpadded
     assert c.decode(key, "team_acme", "ana@acme.com", token) == state

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from store import keys
-from tests.support.service import Service
+from tests.support.outreach_hooks import connect_with_webhooks, worker_idle
+from tests.support.service import Service, browser_cookie
 
 
 async def test_connect_link_needs_the_bearer_token(svc: Service) -> None:
@@ -66,23 +67,84 @@ async def test_bad_or_reused_state_and_access_denied_change_nothing(svc: Service
     assert (await svc.connection("team_acme", "ana@acme.com"))["status"] == "not_connected"
 
 
-async def test_a_state_works_once(svc: Service) -> None:
-    status, link = await svc.api("POST", "/v1/teams/team_acme/reps/ana@acme.com/connect-link")
+async def _consent(svc: Service, rep_email: str = "ana@acme.com", login_email: str = "ana@acme.com"
+                   ) -> tuple[str, dict[str, str]]:
+    """Start a consent and let Outreach redirect back: (the callback URL, the browser's Cookie header)."""
+    status, link = await svc.api("POST", f"/v1/teams/team_acme/reps/{rep_email}/connect-link")
+    assert status == 200
     async with svc.http.get(link["url"], allow_redirects=False) as start:
-        authorize = start.headers["Location"] + "&login_email=ana@acme.com"
+        authorize = start.headers["Location"] + f"&login_email={login_email}"
+        browser = browser_cookie(start)
     async with svc.http.get(authorize, allow_redirects=False) as consent:
-        callback = consent.headers["Location"]
-    async with svc.http.get(callback) as first:
+        return consent.headers["Location"], browser
+
+
+async def test_a_state_works_once(svc: Service) -> None:
+    callback, browser = await _consent(svc)
+    async with svc.http.get(callback, headers=browser) as first:
         assert first.status == 200
-    async with svc.http.get(callback) as replay:
+    async with svc.http.get(callback, headers=browser) as replay:
         assert replay.status == 400
 
 
-async def test_rep_without_outreach_user_is_connected_but_unmapped(svc: Service) -> None:
+async def test_start_binds_the_consent_to_the_browser_with_a_lax_httponly_cookie(svc: Service) -> None:
+    status, link = await svc.api("POST", "/v1/teams/team_acme/reps/ana@acme.com/connect-link")
+    async with svc.http.get(link["url"], allow_redirects=False) as start:
+        cookie = start.headers["Set-Cookie"]
+    assert cookie.startswith("nooks_oauth=")
+    attributes = {part.strip().split("=")[0].lower() for part in cookie.split(";")[1:]}
+    assert {"httponly", "path", "max-age"} <= attributes and "samesite=lax" in cookie.lower()
+    assert "Path=/v1/outreach/oauth" in cookie
+
+
+async def test_a_callback_in_another_browser_is_refused_and_changes_nothing(svc: Service) -> None:
+    """A victim lured into opening someone else's callback URL (or a link forwarded to a colleague) binds
+    nothing: without the cookie of the browser that opened the link, nothing is stored."""
+    callback, browser = await _consent(svc)
+    for other in ({}, {"Cookie": "nooks_oauth=forged"}):
+        async with svc.http.get(callback, headers=other) as elsewhere:
+            assert elsewhere.status == 400 and "another browser" in await elsewhere.text()
+    assert (await svc.connection("team_acme", "ana@acme.com"))["status"] == "not_connected"
+    assert await svc.redis.keys("no:users:*") == [] and await svc.redis.keys("no:mapping:*") == []
+    async with svc.http.get(callback, headers=browser) as own:  # the rep's own browser still completes it
+        assert own.status == 200
+
+
+async def test_signed_in_as_a_colleague_stores_nothing_and_says_who(svc: Service) -> None:
+    # Cleo is connected and mapped; Ana's browser is signed in to Outreach as Ben (a colleague, or an admin).
+    await connect_with_webhooks(svc, rep_email="cleo@acme.com")
+    await worker_idle(svc)  # her subscriptions are made: what Outreach holds is settled
+    users_before, mapping_before = (await svc.redis.hgetall(keys.users("team_acme")),
+                                    await svc.redis.hgetall(keys.mapping("team_acme")))
+    hooks_before = await svc.sandbox.records("webhook")
+    await svc.sandbox.clear_requests()
+
+    status, page = await svc.connect(rep_email="ana@acme.com", login_email="ben@acme.com")
+    assert status == 400 and "Ben Okafor (ben@acme.com)" in page and "Nothing was stored" in page
+    assert (await svc.connection("team_acme", "ana@acme.com"))["status"] == "not_connected"
+    assert not await svc.redis.exists(keys.connection("team_acme", "ana@acme.com"))
+    assert await svc.redis.hgetall(keys.users("team_acme")) == users_before
+    assert await svc.redis.hgetall(keys.mapping("team_acme")) == mapping_before
+    # Whatever Ben's token created in Outreach (the identity probe) is gone again.
+    assert await svc.sandbox.records("webhook") == hooks_before
+    made = [r for r in await svc.sandbox.requests(path_prefix="/api/v2/webhooks") if r["method"] == "POST"]
+    assert made, "the identity was not confirmed with the new token"
+
+
+async def test_a_rep_mapped_to_another_user_may_consent_as_that_user(svc: Service) -> None:
+    # Zoe has no Outreach user of her own; an admin mapped her to Cleo's user, so Cleo's login is Zoe's consent.
+    status, _ = await svc.api("PUT", "/v1/teams/team_acme/user-mappings/zoe@acme.com", json={"outreach_user_id": 3})
+    assert status == 200
     status, page = await svc.connect(rep_email="zoe@acme.com", login_email="cleo@acme.com")
-    assert status == 200 and "map" in page
+    assert status == 200, page
     connection = await svc.connection("team_acme", "zoe@acme.com")
-    assert connection["status"] == "connected" and connection["outreach_user_id"] is None
+    assert connection["status"] == "connected" and connection["outreach_user_id"] == 3
+
+
+async def test_an_unmapped_rep_without_an_outreach_user_is_refused(svc: Service) -> None:
+    status, page = await svc.connect(rep_email="zoe@acme.com", login_email="cleo@acme.com")
+    assert status == 400 and "cleo@acme.com" in page
+    assert (await svc.connection("team_acme", "zoe@acme.com"))["status"] == "not_connected"
 
 
 async def test_disconnect(svc: Service) -> None:

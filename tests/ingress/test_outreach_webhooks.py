@@ -12,14 +12,23 @@ import pytest
 
 from store import jobs, keys
 from tests.support.notify import NotifyReceiver
-from tests.support.outreach_hooks import connect_with_webhooks, deliver, fixture, settle, sign, worker_idle
+from tests.support.outreach_hooks import (
+    connect_with_webhooks,
+    deliver,
+    delivered_at,
+    fixture,
+    fresh,
+    settle,
+    sign,
+    worker_idle,
+)
 from tests.support.servers import running_app
 from tests.support.service import Service, eventually
 
 TASK_DELIVERY = {"data": {"type": "task", "id": 1122, "attributes": {"state": "complete",
                                                                      "updatedAt": "2026-11-29T13:01:00.000Z"},
                           "relationships": {"prospect": {"type": "prospect", "id": 3456}}},
-                 "meta": {"eventName": "task.updated", "deliveredAt": "2026-11-29T06:01:00.100-07:00"}}
+                 "meta": {"eventName": "task.updated", "deliveredAt": delivered_at(-1)}}  # an offset, not Z
 
 
 async def _queued(svc: Service) -> int:
@@ -55,6 +64,11 @@ async def test_bad_or_missing_signature_is_401_and_nothing_is_queued(svc: Servic
     status, _ = await deliver(svc, raw, task, event_id=None, signature="")  # no headers beyond the id
     assert status == 401
     assert await _queued(svc) == 0 and await _seen_keys(svc) == []
+    # Non-ASCII signatures 64 characters long once the server reads the header bytes as latin-1 (aiohttp sends
+    # UTF-8: 2 bytes each) are refused, never a 500 from comparing non-ASCII text.
+    for odd in ("é" * 32, "²" * 32, "ÿ" * 16 + "0" * 32):
+        status, body = await deliver(svc, raw, task, signature=odd)
+        assert status == 401, (odd, body)
     # Upper-case hex is still the same digest.
     status, _ = await deliver(svc, raw, task, signature=sign(task.secret, raw).upper())
     assert status == 202
@@ -103,10 +117,48 @@ async def test_missing_event_id_dedupes_on_the_body_hmac(svc: Service, notify: N
 async def test_the_same_change_delivered_twice_with_new_event_ids_is_notified_once(
         svc: Service, notify: NotifyReceiver) -> None:
     subs = await connect_with_webhooks(svc)
-    for _ in range(3):
-        assert (await deliver(svc, TASK_DELIVERY, subs["task"]))[0] == 202
+    for seconds_ago in range(3):  # Outreach re-delivering the change: a new body (deliveredAt) each time
+        again = {**TASK_DELIVERY, "meta": {**TASK_DELIVERY["meta"], "deliveredAt": delivered_at(seconds_ago)}}
+        assert (await deliver(svc, again, subs["task"]))[0] == 202
     await worker_idle(svc)
     assert len(notify.about("task", 1122)) == 1
+
+
+async def test_a_captured_body_with_a_fresh_event_id_is_a_duplicate(svc: Service, notify: NotifyReceiver) -> None:
+    """The event id header is not signed: a replayed body with a new one is still the same delivery."""
+    subs = await connect_with_webhooks(svc)
+    raw = orjson.dumps(TASK_DELIVERY)
+    assert (await deliver(svc, raw, subs["task"], event_id="first-delivery"))[0] == 202
+    for replay in ("a-fresh-id", None, "first-delivery"):
+        status, body = await deliver(svc, raw, subs["task"], event_id=replay)
+        assert (status, body["status"]) == (200, "duplicate"), replay
+    await worker_idle(svc)
+    assert len(notify.about("task", 1122)) == 1
+
+
+async def test_one_body_delivered_to_two_subscriptions_is_two_deliveries_notified_once(
+        svc: Service, notify: NotifyReceiver) -> None:
+    """Outreach sends one change to every matching subscription with the same body (docs/outreach-webhooks.md):
+    the body dedupe is per subscription, so neither delivery is refused; the change claim notifies once."""
+    subs = await connect_with_webhooks(svc)
+    raw = orjson.dumps(TASK_DELIVERY)
+    assert (await deliver(svc, raw, subs["task"]))[0] == 202
+    assert (await deliver(svc, raw, subs["prospect"]))[0] == 202
+    await worker_idle(svc)
+    assert len(notify.about("task", 1122)) == 1
+
+
+@pytest.mark.parametrize("when", [delivered_at(3601), delivered_at(-400), "yesterday", "2026-02-30T00:00:00Z",
+                                  "9999-12-31T23:59:59-23:59"],
+                         ids=["over-an-hour-old", "too-far-ahead", "words", "no-such-day", "year-9999"])
+async def test_a_stale_or_unreadable_delivered_at_is_refused(svc: Service, when: str) -> None:
+    subs = await connect_with_webhooks(svc)
+    await worker_idle(svc)
+    stale = {**TASK_DELIVERY, "meta": {**TASK_DELIVERY["meta"], "deliveredAt": when}}
+    status, body = await deliver(svc, stale, subs["task"])
+    assert (status, body["error"]["code"]) == (400, "stale_delivery"), when
+    assert await _queued(svc) == 0
+    assert await svc.redis.hget(keys.STATS, "outreach_webhooks_stale") == b"1"
 
 
 async def test_malformed_json_after_a_valid_signature_is_400(svc: Service) -> None:
@@ -175,7 +227,7 @@ async def test_recorded_fixtures_through_the_endpoint(svc: Service) -> None:
     subs = await connect_with_webhooks(svc)
     for name, resource in (("webhook-task-created.json", "task"), ("webhook-task-updated-complete.json", "task"),
                            ("webhook-sequenceState-created.json", "sequenceState")):
-        status, body = await deliver(svc, fixture(name), subs[resource])
+        status, body = await deliver(svc, fresh(fixture(name)), subs[resource])
         assert (status, body["status"]) == (202, "queued"), name
     await settle(svc)
 

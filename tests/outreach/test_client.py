@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from outreach import api
-from outreach.errors import OutreachRejected, OutreachUnavailable, RateLimited, ReconnectRequired
+from outreach.errors import ListTruncated, OutreachRejected, OutreachUnavailable, RateLimited, ReconnectRequired
 from runtime.services import Services
 from tests.support.service import Service
 
@@ -26,6 +26,19 @@ async def test_reads_follow_pagination(svc: Service, services: Services) -> None
     assert len(ids) == len(set(ids)) > 7
     pages = [r for r in await svc.sandbox.requests("/api/v2/tasks") if r["method"] == "GET"]
     assert len(pages) > 1
+
+
+async def test_a_list_longer_than_the_page_limit_is_an_error_not_a_quiet_end(services: Services) -> None:
+    """Ana has over 60 tasks: one per page is more pages than a read may take. A caller must not act on part of
+    a list as if it were the whole; only a partial read (resuming from its own cursor, or best effort) may stop
+    there."""
+    rep = services.outreach.for_rep("team_acme", "ana@acme.com")
+    params = {"page[size]": 1, "filter[owner][id]": 1}
+    with pytest.raises(ListTruncated):
+        [t.id async for t in api.iterate(rep, "tasks", params)]
+    first = [t.id async for t in api.iterate(rep, "tasks", params, partial=True)]
+    assert len(first) == api.MAX_PAGES
+    assert len([t.id async for t in api.iterate(rep, "tasks", params, max_pages=200)]) > api.MAX_PAGES
 
 
 async def test_not_found_is_none(services: Services) -> None:

@@ -3,6 +3,9 @@ How a team shares one set between its reps: tests/outreach/test_team_webhooks.py
 
 from __future__ import annotations
 
+import pytest
+
+from outreach import api
 from outreach.webhooks import team_webhooks
 from store import keys
 from tests.support.outreach_hooks import (
@@ -146,3 +149,24 @@ async def test_no_subscriptions_without_connection(svc: Service) -> None:
     async with services_for(svc) as ctx:
         assert await repair_subscriptions(ctx) == {"teams": 0, "repaired": 0, "failed": 0}
     assert await sandbox_webhooks(svc) == []
+
+
+async def test_a_sync_keeps_its_subscriptions_when_the_orgs_list_is_longer_than_a_read_may_take(
+        svc: Service, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A big org holds thousands of webhooks. Reading the whole list (it stopped quietly at 50 pages) made stored
+    subscriptions beyond the cut look gone, and every repair run created them again, leaving the old ones in
+    Outreach. Stored subscriptions are read by id; only the orphan scan may stop at the page limit."""
+    for _ in range(60):  # another integration's webhooks, listed before ours
+        await svc.sandbox.create("webhook", {"url": "https://elsewhere.example/hook", "resource": "task",
+                                             "action": "*", "secret": "theirs"}, {"authorizer": 2, "creator": 2})
+    subs = await connect_with_webhooks(svc)
+    await worker_idle(svc)
+    await svc.sandbox.clear_requests()
+    monkeypatch.setattr(api, "PAGE_SIZE", 1)  # 65 webhooks, one a page: more pages than a list read may take
+    async with services_for(svc) as ctx:
+        result = await repair_subscriptions(ctx)
+    assert (result["repaired"], result["failed"]) == (0, 0)
+    assert await our_subscriptions(svc) == subs
+    reads = [r for r in await svc.sandbox.requests(path_prefix="/api/v2/webhooks/") if r["method"] == "GET"]
+    assert sorted(r["path"].rsplit("/", 1)[1] for r in reads) == sorted(s.webhook_id for s in subs.values())
+    assert len(_ours(svc, await sandbox_webhooks(svc))) == 5  # nothing created twice

@@ -174,3 +174,11 @@ def test_webhook_and_reconciliation_share_the_notification_id() -> None:
     # A re-delivery with a new event id is the same change.
     again = reduce(body, event_id="evt-2")
     assert again is not None and notification_id(again) == notification_id(from_webhook)
+
+
+@pytest.mark.parametrize("odd_id", ["²", "١٢٣", "①"])
+def test_unicode_digits_are_no_id(odd_id: str) -> None:
+    """`str.isdigit` is true for these and `int()` refuses them: they must read as no id, never raise."""
+    parsed = parse_delivery({"data": {"type": "task", "id": odd_id, "relationships": {"prospect": {"id": odd_id}}},
+                             "meta": {"eventName": "task.updated"}})
+    assert parsed.resource_id is None and parsed.related == {"prospect": None}

@@ -16,6 +16,7 @@ def test_first_key_encrypts_every_key_decrypts() -> None:
     both = TokenCipher([new, old])
     assert both.decrypt(sealed_with_old) == b"secret"
     rotated = both.rotate(sealed_with_old)
+    assert rotated is not None
     assert TokenCipher([new]).decrypt(rotated) == b"secret"
     assert TokenCipher([old]).decrypt(rotated) is None  # the old key alone no longer opens it
 

@@ -9,6 +9,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,7 @@ TEAM, REP = "team_acme", "ana@acme.com"
 
 
 def store_of(svc: Service) -> SubscriptionStore:
-    return SubscriptionStore(svc.redis, TokenCipher(svc.settings.token_encryption_keys))
+    return SubscriptionStore(svc.redis, TokenCipher(svc.settings.encryption_keys))
 
 
 async def our_subscriptions(svc: Service, team_id: str = TEAM, rep_email: str = REP) -> dict[str, Subscription]:
@@ -88,6 +89,19 @@ async def deliver(svc: Service, body: bytes | dict[str, Any], sub: Subscription 
 
 def fixture(name: str) -> bytes:
     return (FIXTURES / name).read_bytes()
+
+
+def delivered_at(seconds_ago: float) -> str:
+    """A `meta.deliveredAt` as Outreach writes it (milliseconds, an offset), `seconds_ago` before now."""
+    moment = datetime.now(timezone(timedelta(hours=-7))) - timedelta(seconds=seconds_ago)
+    return moment.isoformat(timespec="milliseconds")
+
+
+def fresh(recorded: bytes) -> bytes:
+    """A recorded delivery as if Outreach sent it now (ingress refuses a `deliveredAt` over an hour old)."""
+    document = orjson.loads(recorded)
+    document["meta"]["deliveredAt"] = delivered_at(0)
+    return orjson.dumps(document)
 
 
 # Cron jobs keep their in-progress key until it expires: not ours.

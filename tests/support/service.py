@@ -62,13 +62,14 @@ class Service:
         async with self.http.get(link["url"], allow_redirects=False) as start:
             assert start.status == 302, await start.text()
             authorize = start.headers["Location"]
+            browser = browser_cookie(start)
         extra = {"login_email": login_email or rep_email}
         if deny:
             extra["deny"] = "1"
         async with self.http.get(_with_query(authorize, extra), allow_redirects=False) as consent:
             assert consent.status == 302, await consent.text()
             callback = consent.headers["Location"]
-        async with self.http.get(callback, allow_redirects=False) as done:
+        async with self.http.get(callback, allow_redirects=False, headers=browser) as done:
             return done.status, await done.text()
 
     # --- operators ---------------------------------------------------------------------------------
@@ -110,6 +111,12 @@ class Service:
             if int(task["id"]) == task_id:
                 return str(task["attributes"]["state"])
         raise AssertionError(f"no task {task_id}")
+
+
+def browser_cookie(start: aiohttp.ClientResponse) -> dict[str, str]:
+    """The `Cookie` header the rep's browser sends back to the callback: what `/start` set, per flow (one shared jar
+    would let concurrent flows overwrite each other's cookie, as two browsers never do)."""
+    return {"Cookie": "; ".join(f"{name}={morsel.value}" for name, morsel in start.cookies.items())}
 
 
 async def eventually(probe: Callable[[], Awaitable[T]], *, timeout: float = 10.0, interval: float = 0.05) -> T:

@@ -245,11 +245,13 @@ async def test_never_connected_rep_is_parked_until_connect(svc: Service) -> None
 
 
 async def test_unmapped_rep_is_parked_until_mapped(svc: Service) -> None:
-    await svc.connect(rep_email="zoe@acme.com", login_email="cleo@acme.com")
-    event = call_event("call_unmapped", rep_email="zoe@acme.com", task_id=None)
+    # A connection without a mapping: one made before consents were checked (today's callback always maps).
+    await svc.connect()
+    await svc.redis.hdel(keys.mapping("team_acme"), "ana@acme.com")
+    event = call_event("call_unmapped", task_id=None)
     await svc.post_event(event)
     assert (await _result(svc, event["id"]))["reason"] == "not_mapped"
-    status, body = await svc.api("PUT", "/v1/teams/team_acme/user-mappings/zoe@acme.com", json={"outreach_user_id": 3})
+    status, body = await svc.api("PUT", "/v1/teams/team_acme/user-mappings/ana@acme.com", json={"outreach_user_id": 3})
     assert status == 200 and body["released_events"] == 1
     [call] = await _logged(svc, "call_unmapped")
     assert _rel(call, "user") == 3

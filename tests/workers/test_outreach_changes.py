@@ -19,6 +19,7 @@ from tests.support.outreach_hooks import (
     connect_with_webhooks,
     deliver,
     fixture,
+    fresh,
     services_for,
     settle,
     worker_idle,
@@ -56,7 +57,8 @@ async def test_recorded_delivery_becomes_one_signed_notification(svc: Service, n
                                                                  name: str) -> None:
     subs = await connect_with_webhooks(svc)
     expected = EXPECTED[name]
-    status, body = await deliver(svc, fixture(name), subs[expected["resource"]])  # type: ignore[index]
+    recorded = fresh(fixture(name))
+    status, body = await deliver(svc, recorded, subs[expected["resource"]])  # type: ignore[index]
     assert status == 202, body
     await eventually(lambda: asyncio.sleep(0, notify.received))
     await worker_idle(svc)
@@ -71,8 +73,8 @@ async def test_recorded_delivery_becomes_one_signed_notification(svc: Service, n
         assert data[field] == expected[field], field
     assert data["rep_emails"] == ["ana@acme.com"]  # the subscription's rep (owner 1 is ana too)
     assert set(data) == {"team_id", "resource", "resource_id", "event", "rep_emails", "changed", "related"}
-    # The same recorded payload re-sent with a new event id is the same change: no second notification.
-    assert (await deliver(svc, fixture(name), subs[expected["resource"]]))[0] == 202  # type: ignore[index]
+    # The same signed payload re-sent with a new event id is a duplicate delivery: no second notification.
+    assert (await deliver(svc, recorded, subs[expected["resource"]]))[0] == 200  # type: ignore[index]
     await worker_idle(svc)
     assert len(notify.received) == 1
 
