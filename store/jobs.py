@@ -16,7 +16,8 @@ QUEUED = (LOG_CALL, OUTREACH_CHANGE, SYNC_SUBSCRIPTIONS)
 RELEASE_READY = "release_ready"
 RECONCILE_CHANGES = "reconcile_changes"
 REPAIR_SUBSCRIPTIONS = "repair_subscriptions"
-CRON = (RELEASE_READY, RECONCILE_CHANGES, REPAIR_SUBSCRIPTIONS)
+EXPIRE_RETAINED = "expire_retained"
+CRON = (RELEASE_READY, RECONCILE_CHANGES, REPAIR_SUBSCRIPTIONS, EXPIRE_RETAINED)
 
 # Job id prefixes of the Outreach-side jobs (a log_call job's id is its event's id).
 WEBHOOK_CHANGE_PREFIX = "ohk:"

@@ -63,7 +63,7 @@ class WorkerSettings:
         cron(reconcile_changes, name=jobs.RECONCILE_CHANGES, second={15}, timeout=min(55, JOB_TIMEOUT)),
         cron(repair_subscriptions, name=jobs.REPAIR_SUBSCRIPTIONS, minute=set(range(0, 60, 5)), second={40},
              timeout=JOB_TIMEOUT),
-        cron(expire_retained, name="expire_retained", minute={7}, second={20}, run_at_startup=True,
+        cron(expire_retained, name=jobs.EXPIRE_RETAINED, minute={7}, second={20}, run_at_startup=True,
              timeout=JOB_TIMEOUT),
     ]
     on_startup = startup

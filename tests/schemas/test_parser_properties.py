@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from ingress.nooks_events import _fields
+from ingress.errors import fields as _fields
 from schemas.events import CallCompletedEvent, EventEnvelope
 from schemas.outreach_webhooks import is_stale, parse_delivery, reduce_delivery
 from tests.support.hypothesis_strategies import MARKER, PROPERTIES, json_values
