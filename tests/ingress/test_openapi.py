@@ -26,7 +26,8 @@ def _served(routes: list[BaseRoute], prefix: str = "") -> set[tuple[str, str]]:
         if isinstance(route, Mount):
             found |= _served(list(route.routes), prefix + route.path)
         elif isinstance(route, Route):
-            found |= {(prefix + route.path, method.lower()) for method in route.methods or () if method != "HEAD"}
+            path = (prefix + route.path).rstrip("/") or "/"  # a mount's "/" is the mount itself (/ops)
+            found |= {(path, method.lower()) for method in route.methods or () if method != "HEAD"}
     return found
 
 
