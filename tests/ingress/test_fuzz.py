@@ -39,7 +39,8 @@ async def _fuzz(svc: Service, workdir: Path, *extra: str) -> str:
 async def test_no_generated_request_gets_a_server_error(svc: Service, who: str, tmp_path: Path) -> None:
     await svc.connect()  # a connected, mapped rep: the Nooks app's routes go as deep as they can
     if who == "nooks_app":
-        output = await _fuzz(svc, tmp_path, "-H", f"Authorization: Bearer {svc.api_token}", "--exclude-path-regex", "^/ops")
+        output = await _fuzz(svc, tmp_path, "-H", f"Authorization: Bearer {svc.api_token}",
+                             "--exclude-path-regex", "^/ops")
     elif who == "operators":
         output = await _fuzz(svc, tmp_path, "--auth", ":".join(svc.ops), "--include-path-regex", "^/ops")
     else:
