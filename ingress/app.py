@@ -7,6 +7,7 @@ The lifespan opens the process's `Services` (runtime/services.py) once and hands
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -22,6 +23,18 @@ from ingress.ingest import counted
 from ingress.ops import app as ops
 from runtime.services import Services
 from schemas.settings import Settings
+from store.redis import UNAVAILABLE, check_durability
+
+log = logging.getLogger("ingress")
+
+
+async def warn_about_durability(services: Services) -> None:
+    try:
+        warnings = await check_durability(services.redis)
+    except UNAVAILABLE:
+        return  # the workers check too, once Redis answers
+    for warning in warnings:
+        log.warning("%s", warning)
 
 
 def create_app(settings: Settings) -> Starlette:
@@ -31,6 +44,7 @@ def create_app(settings: Settings) -> Starlette:
         services.flusher.start()
         with contextlib.suppress(RedisError, OSError):  # Redis down at start: /readyz says so, ingress answers 503
             await services.dead_letters.ensure_indexed()
+        await warn_about_durability(services)
         try:
             yield {"services": services}
         finally:

@@ -23,6 +23,7 @@ from runtime.services import Services
 from schemas.call_tasks import CallTaskPage
 from schemas.connection import ConnectionStatus
 from schemas.times import parse_time
+from store.redis import UNAVAILABLE
 
 log = logging.getLogger(__name__)
 
@@ -79,8 +80,8 @@ async def list_call_tasks(request: Request, team_id: str, rep_email: str) -> Res
     rep = services.outreach.for_rep(team_id, rep_email)
     try:
         batch = await due_call_tasks(rep, owner_id, due_before, limit, state.position if state else None)
-    except OutreachError:
-        raise
+    except (OutreachError, *UNAVAILABLE):
+        raise  # answered by ingress/errors.py (Redis unavailable: 503)
     except Exception as unexpected:  # a bug: say which, but never an exception text that may quote a record
         log.error("call-tasks read failed with %s", type(unexpected).__name__)
         raise ApiError(500, "internal_error", "the call tasks could not be read", headers=NO_STORE) from None

@@ -13,6 +13,7 @@ from starlette.responses import Response
 
 from ingress.responses import JSON
 from outreach import errors as outreach
+from store.redis import UNAVAILABLE
 
 
 def error(status: int, code: str, message: str, **extra: Any) -> JSON:
@@ -90,6 +91,12 @@ def from_outreach(failed: outreach.OutreachError) -> ApiError:
                     headers={**NO_STORE, "Retry-After": _retry_after(hint)} if hint else NO_STORE)
 
 
+def redis_unavailable() -> ApiError:
+    """Redis restarting, loading or failing over: nothing was done, the same request may be sent again (CONTRACT)."""
+    return ApiError(503, "redis_unavailable", "storage is briefly unavailable; nothing was changed, retry shortly",
+                    headers={"Retry-After": "1"})
+
+
 async def _api_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ApiError)
     return exc.response()
@@ -100,4 +107,9 @@ async def _outreach_error(request: Request, exc: Exception) -> Response:
     return from_outreach(exc).response()
 
 
-EXCEPTION_HANDLERS = {ApiError: _api_error, outreach.OutreachError: _outreach_error}
+async def _redis_unavailable(request: Request, exc: Exception) -> Response:
+    return redis_unavailable().response()
+
+
+EXCEPTION_HANDLERS = {ApiError: _api_error, outreach.OutreachError: _outreach_error,
+                      **dict.fromkeys(UNAVAILABLE, _redis_unavailable)}

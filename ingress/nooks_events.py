@@ -22,6 +22,7 @@ from ingress.responses import JSON
 from runtime.services import Services
 from schemas.events import CALL_COMPLETED, CallCompletedEvent, EventEnvelope
 from schemas.ops import EventIds
+from store.queue import NotReplicated
 
 log = logging.getLogger("ingress.events")
 
@@ -59,6 +60,11 @@ async def receive(request: Request) -> Response:
         fresh = await services.queue.accept(event_id, body, queue=queued, call=call)
         if fresh and not queued:
             await services.queue.record_ignored(event_id, envelope.type)
+    except NotReplicated as unconfirmed:
+        # On the master, maybe not on a replica a failover would promote: the sender's retry is answered 200
+        # (duplicate) if it was kept, 202 if it was lost with the master.
+        log.warning("event=%s not confirmed by replicas: %s", event_id, unconfirmed)
+        return error(503, "queue_unavailable", "the event could not be stored safely; retry later")
     except RedisError:
         log.exception("queue write failed for event=%s", event_id)
         return error(503, "queue_unavailable", "the event could not be stored; retry later")

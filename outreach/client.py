@@ -19,6 +19,7 @@ from pydantic import ValidationError
 from outreach.budget import RateBudget
 from outreach.errors import NotFound, OutreachRejected, OutreachUnavailable, RateLimited, ReconnectRequired
 from outreach.oauth import seconds
+from outreach.quick_retry import retried
 from outreach.tokens import TokenManager
 from schemas.connection import TokenSet
 from schemas.outreach import ErrorDocument
@@ -32,6 +33,7 @@ REQUEST_TIMEOUT_SECONDS = 15.0
 _TIMEOUT = aiohttp.ClientTimeout(total=REQUEST_TIMEOUT_SECONDS)
 
 Params = dict[str, str | int]
+IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
 
 
 class OutreachClient:
@@ -98,7 +100,16 @@ class RepSession:
         return await self.request("GET", url[len(self._client.api_url):])
 
     async def request(self, method: str, path: str, *, params: Params | None = None,
-                      body: dict[str, Any] | None = None) -> dict[str, Any]:
+                      body: dict[str, Any] | None = None, idempotent: bool | None = None) -> dict[str, Any]:
+        """One request, tried again quickly on a transient failure when that is safe (outreach/quick_retry.py).
+
+        `idempotent`: whether sending it twice does no harm; by default HTTP's answer for the method.
+        """
+        return await retried(lambda: self._request_once(method, path, params, body),
+                             idempotent=method in IDEMPOTENT_METHODS if idempotent is None else idempotent)
+
+    async def _request_once(self, method: str, path: str, params: Params | None, body: dict[str, Any] | None
+                            ) -> dict[str, Any]:
         token = await self._access_token()
         status, headers, payload = await self._send(method, path, params, body, token)
         if status == 401 and self._pinned is not None:
@@ -140,6 +151,9 @@ class RepSession:
                 headers_seen = response.headers  # case-insensitive, as HTTP header names are
                 status = str(response.status)
                 return response.status, headers_seen, payload
+        except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as error:
+            # No connection, so nothing was sent: safe to send again, whatever the request.
+            raise OutreachUnavailable(f"Outreach unreachable ({type(error).__name__})", sent=False) from None
         except (aiohttp.ClientError, TimeoutError) as error:
             raise OutreachUnavailable(f"Outreach unreachable ({type(error).__name__})") from None
         finally:

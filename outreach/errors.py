@@ -28,11 +28,16 @@ class RateLimited(OutreachError):
 
 
 class OutreachUnavailable(OutreachError):
-    """5xx, timeouts, dropped connections: worth retrying later."""
+    """5xx, timeouts, dropped connections: worth retrying later.
 
-    def __init__(self, reason: str, retry_after: float | None = None) -> None:
+    `sent` is False only when the request certainly never reached Outreach (no connection could be made): then
+    even a write may be sent again at once.
+    """
+
+    def __init__(self, reason: str, retry_after: float | None = None, *, sent: bool = True) -> None:
         super().__init__(reason)
         self.retry_after = retry_after
+        self.sent = sent
 
 
 class OutreachRejected(OutreachError):

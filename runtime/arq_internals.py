@@ -18,19 +18,35 @@ Relied on, as in arq 0.28:
    with ` try=N` on a retry) and success (`'%6.2fs ← %s ● %s'`) on the `arq.worker` logger; a cron job is named
    by its name alone (no "<job id>:"). `QuietJobLines` drops them for `log_call` (its own line says more:
    workers/log_call.py), `QuietCronLines` for cron jobs (each logs a line of its own when it did something).
+5. How a worker runs and ends: `main()` (connect, startup, then the poll loop), `_poll_iteration()` (one poll; it
+   re-raises a finished job task's error), `run_job` ends every job with `finish_job(job_id, finish, result_data,
+   result_timeout_s, keep_result_forever, incr_score, keep_in_progress)`, `close()`, `functions` (name → `Function`
+   or `CronJob` dataclasses with a `coroutine`), and a `Retry` or a cancelled job (SIGTERM) leaving the job queued
+   with its in-progress key deleted. `ClaimingWorker` wraps those to ride out Redis being unavailable.
 """
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
+import functools
 import logging
-from typing import Any
+import time
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any, TypeVar
 
 import orjson
+from arq import Retry
 from arq.constants import expires_extra_ms, in_progress_key_prefix
 from arq.utils import timestamp_ms
 from arq.worker import Worker
 from arq.worker import get_kwargs as worker_kwargs
 from redis.commands.core import AsyncScript
+
+from store.redis import UNAVAILABLE
+
+log = logging.getLogger("workers")
+T = TypeVar("T")
 
 # 1. The job format --------------------------------------------------------------------------------------------
 
@@ -83,11 +99,110 @@ return claimed
 """
 
 
+# 5. Riding out Redis outages ---------------------------------------------------------------------------------
+
+# While Redis is unavailable: how long between tries (growing to the cap), and how soon a job that met the outage
+# runs again once Redis is back.
+OUTAGE_FIRST_WAIT_SECONDS = 0.1
+OUTAGE_MAX_WAIT_SECONDS = 1.0
+HANDED_BACK_DEFER_SECONDS = 1.0
+
+
+def hand_back_on_outage(coroutine: Callable[..., Coroutine[Any, Any, Any]]) -> Callable[..., Coroutine[Any, Any, Any]]:
+    """A job that meets a Redis outage is retried shortly, never failed: arq deletes a failed job."""
+
+    @functools.wraps(coroutine)
+    async def job(ctx: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
+        try:
+            return await coroutine(ctx, *args, **kwargs)
+        except UNAVAILABLE as error:
+            log.warning("redis unavailable during %s (%s): handing the job back", coroutine.__name__,
+                        type(error).__name__)
+            raise Retry(defer=HANDED_BACK_DEFER_SECONDS) from None
+
+    return job
+
+
 class ClaimingWorker(Worker):
-    """arq's Worker, claiming jobs in one Lua call per poll; running, retrying, timing out and finishing jobs
-    stay arq's own code."""
+    """arq's Worker, claiming jobs in one Lua call per poll (3.), and outliving Redis being unavailable (5.):
+    arq lets such an error escape its poll loop and the process exits; here the poll waits it out, a job that
+    met it is handed back (`Retry`) instead of failed, and the end-of-job bookkeeping is retried until Redis
+    answers, so no job is lost or waits for its in-progress key to expire. Running, retrying, timing out and
+    finishing jobs stay arq's own code."""
 
     _claim_script: AsyncScript | None = None
+    _outage_since: float | None = None
+    _outage_wait: float = OUTAGE_FIRST_WAIT_SECONDS
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Copies: the settings class's Function and CronJob objects stay as declared.
+        for name, function in self.functions.items():
+            self.functions[name] = dataclasses.replace(function, coroutine=hand_back_on_outage(function.coroutine))
+
+    async def main(self) -> None:
+        """Start once Redis answers, however long that takes (arq gives up after a few tries)."""
+        while True:
+            try:
+                await super().main()
+                return
+            except UNAVAILABLE as error:
+                await self._wait_out(error)
+
+    async def _poll_iteration(self) -> None:
+        try:
+            await super()._poll_iteration()
+        except UNAVAILABLE as error:
+            await self._wait_out(error)
+            return
+        if self._outage_since is not None:
+            log.warning("redis is back after %.1fs: taking jobs again", time.monotonic() - self._outage_since)
+            self._outage_since = None
+
+    async def _wait_out(self, error: BaseException) -> None:
+        if self._outage_since is None:
+            self._outage_since = time.monotonic()
+            self._outage_wait = OUTAGE_FIRST_WAIT_SECONDS
+            log.warning("redis unavailable (%s: %s): waiting for it", type(error).__name__, error)
+        # Jobs that ended meanwhile are reaped here: arq's own reaping re-raises their errors into this loop.
+        for job_id, task in list(self.tasks.items()):
+            if task.done():
+                del self.tasks[job_id]
+        await asyncio.sleep(self._outage_wait)
+        self._outage_wait = min(self._outage_wait * 2, OUTAGE_MAX_WAIT_SECONDS)
+
+    async def run_job(self, job_id: str, score: int) -> None:
+        try:
+            await super().run_job(job_id, score)
+        except UNAVAILABLE:
+            # Redis went away before the job could start or end: hand it back (its claim released) once Redis is
+            # back, rather than let it wait for the claim to expire.
+            await self._until_redis_answers(lambda: self.pool.delete(in_progress_key_prefix + job_id))
+
+    async def finish_job(self, *args: Any, **kwargs: Any) -> None:
+        await self._until_redis_answers(lambda: super(ClaimingWorker, self).finish_job(*args, **kwargs))
+
+    async def _until_redis_answers(self, step: Callable[[], Awaitable[T]]) -> T | None:
+        """Run `step`, trying again while Redis is unavailable, until the job's claim would have expired anyway."""
+        deadline = time.monotonic() + self.in_progress_timeout_s
+        wait = OUTAGE_FIRST_WAIT_SECONDS
+        while True:
+            try:
+                return await step()
+            except UNAVAILABLE:
+                if time.monotonic() > deadline:
+                    log.warning("redis unavailable for %.0fs: leaving a job to its claim's expiry",
+                                self.in_progress_timeout_s)
+                    return None
+                await asyncio.sleep(wait)
+                wait = min(wait * 2, OUTAGE_MAX_WAIT_SECONDS)
+
+    async def close(self) -> None:
+        try:
+            await super().close()
+        except UNAVAILABLE as error:
+            log.warning("redis unavailable while stopping (%s): jobs still held are taken up when their claims "
+                        "expire", type(error).__name__)
 
     async def start_jobs(self, job_ids: list[bytes]) -> None:
         free = self.max_jobs - self.job_counter

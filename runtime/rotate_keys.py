@@ -20,7 +20,7 @@ from store.subscriptions import SubscriptionStore
 async def rotate() -> tuple[int, int]:
     """(connections, webhook secrets) re-encrypted."""
     settings = load_settings()
-    redis = connect(settings.redis_url)
+    redis = connect(settings)
     cipher = TokenCipher(settings.encryption_keys)
     try:
         return (await ConnectionStore(redis, cipher).rotate_encryption(),

@@ -27,7 +27,7 @@ from store.links import LinkStore
 from store.outreach_changes import OutreachInbox
 from store.parking import ParkingLot
 from store.pauses import Pauses
-from store.queue import EventQueue
+from store.queue import EventQueue, Replicas
 from store.redis import connect
 from store.retries import RetryBoard
 from store.subscriptions import SubscriptionStore
@@ -67,7 +67,7 @@ class Services:
 
     @classmethod
     def open(cls, settings: Settings, redis: Redis | None = None) -> Services:
-        redis = redis if redis is not None else connect(settings.redis_url)
+        redis = redis if redis is not None else connect(settings)
         http = aiohttp.ClientSession(
             connector=aiohttp.TCPConnector(limit=OUTREACH_CONNECTIONS, ttl_dns_cache=300),
             # One session serves every rep: a cookie Outreach sets for one must never ride along for another
@@ -77,7 +77,7 @@ class Services:
         )
         cipher = TokenCipher(settings.encryption_keys)
         connections = ConnectionStore(redis, cipher)
-        queue = EventQueue(redis)
+        queue = EventQueue(redis, Replicas(settings.redis_wait_replicas, settings.redis_wait_timeout_ms))
         tokens = TokenManager(redis, connections, http, settings)
         users = UserDirectory(redis)
         telemetry, history, heartbeats = Telemetry(redis), EventHistory(redis), Heartbeats(redis)

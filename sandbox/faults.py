@@ -73,6 +73,8 @@ class FaultMiddleware:
             return
         knobs, ctx = self.knobs, scope.get("sandbox.ctx", {})
         delay = knobs.latency_ms + sum(ms for p, ms in knobs.latency_by_prefix.items() if path.startswith(p))
+        if knobs.slow_rate and random.random() < knobs.slow_rate:  # noqa: S311 - fault injection, not crypto
+            delay += knobs.slow_ms
         if delay > 0:
             await asyncio.sleep(delay / 1000)
         rule = self._take_rule(scope["method"], path)

@@ -26,6 +26,8 @@ class Knobs:
     latency_by_prefix: dict[str, float] = field(default_factory=dict)
     error_rate: float = 0.0
     drop_connection_rate: float = 0.0
+    slow_rate: float = 0.0  # this share of requests waits slow_ms more
+    slow_ms: float = 0.0
     fail_next: list[FailRule] = field(default_factory=list)
     rate_limit: int = 10_000
     rate_window_s: int = 3600

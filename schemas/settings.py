@@ -6,7 +6,7 @@ import sys
 from typing import Annotated
 
 from cryptography.fernet import Fernet
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 MIN_SECRET_LENGTH = 16  # tokens and signing secrets: guessing stays out of reach
@@ -20,6 +20,12 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", extra="ignore", frozen=True)
 
     redis_url: str = "redis://localhost:6379/0"
+    # With Sentinel (both set), the master is found through it and REDIS_URL is ignored.
+    redis_sentinels: Annotated[list[tuple[str, int]], NoDecode] = Field(default_factory=list)
+    redis_sentinel_master: str | None = None
+    # With replicas: a 202 only once this many replicas hold the event (Redis WAIT), else a 503 to retry.
+    redis_wait_replicas: int = Field(default=0, ge=0)
+    redis_wait_timeout_ms: int = Field(default=500, ge=1)
     public_base_url: str = "http://localhost:8000"
     outreach_api_url: str = "https://api.outreach.io/api/v2"
     outreach_oauth_url: str = "https://api.outreach.io/oauth"
@@ -49,6 +55,28 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [key.strip() for key in value.split(",") if key.strip()]
         return value
+
+    @field_validator("redis_sentinels", mode="before")
+    @classmethod
+    def _split_sentinels(cls, value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        sentinels = []
+        for part in (part.strip() for part in value.split(",")):
+            host, _, port = part.rpartition(":")
+            if not part:
+                continue
+            if not host or not port.isdigit():
+                raise ValueError("must be host:port pairs separated by commas")
+            sentinels.append((host.strip("[]"), int(port)))
+        return sentinels
+
+    @model_validator(mode="after")
+    def _sentinel_needs_master(self) -> Settings:
+        if bool(self.redis_sentinels) != bool(self.redis_sentinel_master):
+            missing = "REDIS_SENTINEL_MASTER" if self.redis_sentinels else "REDIS_SENTINELS"
+            raise ValueError(f"{missing} must be set too (Sentinel needs both)")
+        return self
 
     @field_validator("token_encryption_keys")
     @classmethod
@@ -91,9 +119,8 @@ def describe_error(error: ValidationError) -> str:
     """One line naming each bad variable, as operators read it in a crash log."""
     parts = []
     for item in error.errors():
-        name = str(item["loc"][0]).upper() if item["loc"] else "configuration"
-        problem = "is required but not set" if item["type"] == "missing" else item["msg"]
-        parts.append(f"{name} {problem}")
+        problem = "is required but not set" if item["type"] == "missing" else item["msg"].removeprefix("Value error, ")
+        parts.append(f"{str(item['loc'][0]).upper()} {problem}" if item["loc"] else problem)
     return "configuration error: " + "; ".join(parts)
 
 

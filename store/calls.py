@@ -20,15 +20,18 @@ from store.locks import Lock
 # Kept long enough to outlive any redelivery of the same call by Nooks.
 CALL_STATE_TTL_SECONDS = 90 * 24 * 3600
 
-# Take the call's lock, count the attempt, then read (under the lock) the call's ledger entry, the rep's connection
-# (status, sealed tokens), mapping and whether an operator paused them, and the queued event if asked. KEYS: lock,
-# call state, connection, mapping, paused reps, and optionally the event. ARGV: lock token, lock ttl (ms), state
-# ttl (s), rep email, rep member ("team\trep").
+# Take the call's lock, count the attempt if the lock was ours (waiting for another holder is no attempt), then
+# read (under the lock) the call's ledger entry, the rep's connection (status, sealed tokens), mapping and whether
+# an operator paused them, and the queued event if asked. KEYS: lock, call state, connection, mapping, paused reps,
+# and optionally the event. ARGV: lock token, lock ttl (ms), state ttl (s), rep email, rep member ("team\trep").
 _BEGIN = """
 local locked = redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) and 1 or 0
-local state = redis.call('HMGET', KEYS[2], 'outreach_call_id', 'done')
-local attempts = redis.call('HINCRBY', KEYS[2], 'attempts', 1)
-redis.call('EXPIRE', KEYS[2], ARGV[3])
+local state = redis.call('HMGET', KEYS[2], 'outreach_call_id', 'done', 'attempts')
+local attempts = tonumber(state[3] or '0')
+if locked == 1 then
+  attempts = redis.call('HINCRBY', KEYS[2], 'attempts', 1)
+  redis.call('EXPIRE', KEYS[2], ARGV[3])
+end
 local connection = redis.call('HMGET', KEYS[3], 'status', 'tokens')
 local event = false
 if #KEYS >= 6 then event = redis.call('GET', KEYS[6]) end
@@ -60,7 +63,9 @@ class CallClaim:
         self.outreach_call_id: int | None = int(call_id_raw) if call_id_raw else None
         self.done: bool = done == b"1"
         # No job ever began on this call_id before, so none can have written it to Outreach.
-        self.first_attempt: bool = attempts == 1
+        self.first_attempt: bool = self.locked and attempts == 1
+        # Jobs that held this call's lock, this one included when it holds it (waits for another holder not counted).
+        self.attempts: int = int(attempts)
         self.status = ConnectionStatus(status.decode()) if status else ConnectionStatus.NOT_CONNECTED
         self.outreach_user_id: int | None = int(mapped) if mapped else None
         self.sealed_tokens: bytes | None = sealed  # the rep's tokens as stored (encrypted): saves a round trip

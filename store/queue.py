@@ -10,10 +10,12 @@ are JSON (never pickle) and carry the event id and, for a call, the three ids it
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
 from runtime.arq_internals import job_payload, job_ttl_ms
 from store import jobs, keys
@@ -51,20 +53,30 @@ class JobWriter:
     """Writes arq-compatible JSON jobs straight into the queue, with Lua instead of arq's several round trips."""
 
     def __init__(self, redis: Redis) -> None:
+        self._redis = redis
         self._accept = redis.register_script(_ACCEPT)
         self._enqueue = redis.register_script(_ENQUEUE)
 
     async def accept_once(self, seen_key: str, seen_ttl: int, function: str, args: list[Any], job_id: str,
-                          *, body_key: str = "", body: bytes = b"", also_seen: str = "") -> bool:
+                          *, body_key: str = "", body: bytes = b"", also_seen: str = "",
+                          replicas: Replicas | None = None) -> bool:
         """Record `seen_key` (and `also_seen`) and, unless `job_id` is empty, queue the job (and store `body`);
-        False when either was already recorded, in which case nothing is written."""
+        False when either was already recorded, in which case nothing is written. With `replicas`, return only
+        once that many replicas have the write (else NotReplicated)."""
         now_ms = int(time.time() * 1000)
         payload = job_payload(function, args, now_ms) if job_id else b""
-        result = await self._accept(
-            keys=[seen_key, keys.ARQ_JOB + job_id, keys.ARQ_RESULT + job_id, keys.ARQ_RETRY + job_id, keys.QUEUE,
-                  body_key or seen_key, also_seen or seen_key],
-            args=[payload, now_ms, job_id, seen_ttl, body, job_ttl_ms(now_ms, now_ms)],
-        )
+        script_keys = [seen_key, keys.ARQ_JOB + job_id, keys.ARQ_RESULT + job_id, keys.ARQ_RETRY + job_id,
+                       keys.QUEUE, body_key or seen_key, also_seen or seen_key]
+        script_args: list[bytes | str | int] = [payload, now_ms, job_id, seen_ttl, body, job_ttl_ms(now_ms, now_ms)]
+        if replicas is None or replicas.count == 0:
+            return bool(await self._accept(keys=script_keys, args=script_args))
+        # WAIT counts the writes of its own connection: one pipeline keeps both on one.
+        async with self._redis.pipeline(transaction=False) as pipe:
+            await self._accept(keys=script_keys, args=script_args, client=pipe)
+            pipe.execute_command("WAIT", replicas.count, replicas.timeout_ms)
+            result, acknowledged = await pipe.execute()
+        if int(acknowledged) < replicas.count:
+            raise NotReplicated(int(acknowledged), replicas.count)
         return bool(result)
 
     async def enqueue(self, job_id: str, function: str, args: list[Any], *, while_exists: str = "",
@@ -79,10 +91,26 @@ class JobWriter:
         return bool(result)
 
 
+@dataclass(frozen=True)
+class Replicas:
+    """How many replicas must hold an event before it is acknowledged (REDIS_WAIT_REPLICAS), and how long to wait."""
+
+    count: int
+    timeout_ms: int
+
+
+class NotReplicated(RedisError):
+    """Stored on the master, but fewer replicas than required confirmed it in time: answer as if not stored."""
+
+    def __init__(self, acknowledged: int, required: int) -> None:
+        super().__init__(f"{acknowledged} of {required} replicas confirmed the write in time")
+
+
 class EventQueue:
-    def __init__(self, redis: Redis) -> None:
+    def __init__(self, redis: Redis, replicas: Replicas | None = None) -> None:
         self._redis = redis
         self._jobs = JobWriter(redis)
+        self._replicas = replicas
 
     async def accept(self, event_id: str, body: bytes, *, queue: bool = True,
                      call: tuple[str, str, str] | None = None) -> bool:
@@ -94,7 +122,7 @@ class EventQueue:
         args: list[Any] = [event_id] if call is None else [event_id, list(call)]
         return await self._jobs.accept_once(keys.seen_event(event_id), SEEN_TTL_SECONDS, jobs.LOG_CALL, args,
                                             jobs.log_call_id(event_id) if queue else "",
-                                            body_key=keys.event(event_id), body=body)
+                                            body_key=keys.event(event_id), body=body, replicas=self._replicas)
 
     async def requeue(self, event_id: str) -> bool:
         """Queue a stored event again (parked or dead-lettered), while it is still stored."""

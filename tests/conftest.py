@@ -127,7 +127,7 @@ async def _serve(settings: Settings, port: int) -> tuple[uvicorn.Server, asyncio
 
 
 def make_worker(settings: Settings) -> Worker:
-    return create_worker(WorkerSettings, redis_settings=WorkerSettings.redis_settings_for(settings.redis_url),
+    return create_worker(WorkerSettings, redis_settings=WorkerSettings.redis_settings_for(settings),
                          ctx={"settings": settings}, handle_signals=False, poll_delay=0.02)
 
 

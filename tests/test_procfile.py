@@ -7,76 +7,24 @@ job is replaced by another that finishes it, with still exactly one call in Outr
 from __future__ import annotations
 
 import asyncio
-import os
 import shlex
-import signal
 import subprocess
-import sys
-import tempfile
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
-from pathlib import Path
+from collections.abc import Iterator
 
-import aiohttp
 import pytest
 
-from runtime.embedded_redis import free_port
 from sandbox.server import RunningSandbox
 from schemas.settings import Settings
-from tests.conftest import API_TOKEN, TOKEN_KEYS
-from tests.support.nooks import EVENTS_SECRET, call_event
+from tests.conftest import API_TOKEN
+from tests.support.nooks import call_event
+from tests.support.processes import ROOT, procfile, service_env, started, wait_ready
 from tests.support.service import Service, eventually
-
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def procfile() -> dict[str, str]:
-    lines = (ROOT / "Procfile").read_text().splitlines()
-    return {name.strip(): command.strip() for name, _, command in (line.partition(":") for line in lines) if command}
 
 
 @pytest.fixture
 def process_env(settings: Settings, outreach: RunningSandbox) -> Iterator[dict[str, str]]:
-    port = free_port()
-    base = {k: v for k, v in os.environ.items() if not k.startswith(("NOOKS_", "OUTREACH_", "OPS_", "REDIS_"))}
-    yield {
-        **base,
-        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
-        "PORT": str(port),
-        "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
-        "REDIS_URL": settings.redis_url.rsplit("/", 1)[0] + "/3",  # a database of its own
-        "OUTREACH_API_URL": outreach.api_url, "OUTREACH_OAUTH_URL": outreach.oauth_url,
-        "OUTREACH_CLIENT_ID": "sandbox-client-id", "OUTREACH_CLIENT_SECRET": "sandbox-client-secret",
-        "NOOKS_EVENTS_SECRET": EVENTS_SECRET, "NOOKS_API_TOKEN": API_TOKEN,
-        "TOKEN_ENCRYPTION_KEYS": ",".join(TOKEN_KEYS), "WORKER_JOB_TIMEOUT": "5",
-    }
-
-
-@asynccontextmanager
-async def started(name: str, env: dict[str, str]) -> AsyncIterator[subprocess.Popen[bytes]]:
-    log = tempfile.TemporaryFile()  # not a pipe: a chatty process must never block on a full one
-    process = subprocess.Popen(shlex.split(procfile()[name]), cwd=ROOT, env=env,
-                               stdout=log, stderr=log)
-    try:
-        yield process
-    finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-        log.close()
-
-
-async def wait_ready(base_url: str) -> None:
-    async def ready() -> bool:
-        try:
-            async with aiohttp.ClientSession() as http, http.get(f"{base_url}/readyz") as response:
-                return response.status == 200
-        except aiohttp.ClientError:
-            return False
-    await eventually(ready, timeout=20, interval=0.1)
+    yield service_env(settings, outreach, REDIS_URL=settings.redis_url.rsplit("/", 1)[0] + "/3",  # a db of its own
+                      WORKER_JOB_TIMEOUT="5")
 
 
 def test_procfile_declares_web_and_worker() -> None:
@@ -110,7 +58,6 @@ async def test_real_processes_log_a_call_and_survive_a_killed_worker(
         assert (await driver.post_event(call_event("call_proc_2")))[0] == 202
         await eventually(lambda: svc.calls("call_proc_2"), timeout=15)
         worker.kill()
-        worker.wait(timeout=10)
         await svc.sandbox.faults(latency_by_prefix={})
         async with started("worker", process_env):
             async def completed() -> bool:

@@ -31,7 +31,7 @@ def main() -> None:
         import uvloop
 
         asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
-    worker = create_worker(WorkerSettings, redis_settings=WorkerSettings.redis_settings_for(settings.redis_url),
+    worker = create_worker(WorkerSettings, redis_settings=WorkerSettings.redis_settings_for(settings),
                            ctx={"settings": settings})
     _, gen1, gen2 = gc.get_threshold()
     gc.set_threshold(GC_GEN0_THRESHOLD, gen1, gen2)

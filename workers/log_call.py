@@ -16,7 +16,7 @@ from typing import Any
 from arq import Retry
 from pydantic import ValidationError
 
-from outreach import api
+from outreach import api, quick_retry
 from outreach.client import Params, RepSession
 from outreach.errors import (
     NotConnected,
@@ -32,6 +32,7 @@ from schemas.ops import DeadLetter, EventIds, Flag
 from store.calls import CallClaim
 from store.pauses import PAUSED_REASON
 from store.queue import count
+from store.redis import UNAVAILABLE
 from store.telemetry import EVENT_TO_OUTREACH
 from workers import retry
 from workers.mapping import Links, call_attributes, call_relationships, dialed_number, e164
@@ -43,6 +44,7 @@ log = logging.getLogger("workers.log_call")
 # Of the task, only what the call needs (sparse fieldset: attributes and relationships alike, as call_tasks.py
 # reads them): less of Outreach's data crosses into the job, and less JSON to parse.
 TASK_FIELDS: Params = {"fields[task]": "state,prospect,sequence,sequenceState,sequenceStep"}
+TASK_STATE: Params = {"fields[task]": "state"}
 CALL_LOCK_MS = int(JOB_TIMEOUT * 1000)  # no job outlives arq's timeout, so neither does its lock
 
 
@@ -89,6 +91,9 @@ class CallJob:
         self.services = services
         self.event_id = event_id
         self.attempt = attempt
+        # What backoff and giving up count: the jobs that held this call's lock (the ledger's count, once claimed),
+        # not arq's tries, which also count each wait for a lock another worker held (a minute if it died).
+        self.tries = attempt
         self.queued_s = queued_s  # from when the event was queued to this attempt's start
         self.started = time.monotonic()
         self.call: CallData | None = None  # once the event is read
@@ -118,6 +123,8 @@ class CallJob:
             reason = str(error) if isinstance(error, OutreachUnavailable) else "Outreach too slow (job budget spent)"
             hint = error.retry_after if isinstance(error, OutreachUnavailable) else None
             return await self._retry_or_give_up(reason, hint)
+        except UNAVAILABLE:
+            raise  # Redis, not the call: the worker hands the job back (runtime/arq_internals.py)
         except Exception as error:
             # A bug, not Outreach: log where (never the message, it may quote data) and back off.
             log.error("unexpected %s in event=%s\n%s", type(error).__name__, self.event_id,
@@ -132,16 +139,19 @@ class CallJob:
                 if outcome is not None:
                     return outcome
                 if self._ids() == claim.ids:
-                    return await CallLogger(self.services, self.event_id, self._call(), self.attempt,
-                                            self.queued_s).run(claim)
+                    return await self._logger(claim).run(claim)
             # A job not written by our ingress: trust the event, and claim its call instead.
         else:
             outcome = await self._read(await self.services.queue.event_body(self.event_id))
             if outcome is not None:
                 return outcome
         async with ledger.claim(*self._ids(), lock_ms=CALL_LOCK_MS) as claim:
-            return await CallLogger(self.services, self.event_id, self._call(), self.attempt,
-                                    self.queued_s).run(claim)
+            return await self._logger(claim).run(claim)
+
+    def _logger(self, claim: CallClaim) -> CallLogger:
+        if claim.locked:
+            self.tries = max(claim.attempts, 1)
+        return CallLogger(self.services, self.event_id, self._call(), self.attempt, self.queued_s)
 
     async def _read(self, body: bytes | None) -> dict[str, Any] | None:
         """Parse the stored event into `self.call`; an outcome when there is nothing to log."""
@@ -181,24 +191,24 @@ class CallJob:
         return {"status": "parked", "event_id": self.event_id, "reason": reason}
 
     async def _retry_or_give_up(self, reason: str, hint: float | None) -> dict[str, Any]:
-        if retry.LOG_CALL.exhausted(self.attempt):
-            await self._dead_letter(f"{reason}; gave up after {self.attempt} attempts")
+        if retry.LOG_CALL.exhausted(self.tries):
+            await self._dead_letter(f"{reason}; gave up after {self.tries} attempts")
             return {"status": "dead_lettered", "event_id": self.event_id, "reason": reason}
         await count(self.services.redis, "retries")
-        log.info("retrying event=%s attempt=%d reason=%s", self.event_id, self.attempt, reason)
-        raise await self._scheduled(retry.LOG_CALL.again(self.attempt, hint), reason, "attempt_failed")
+        log.info("retrying event=%s attempt=%d reason=%s", self.event_id, self.tries, reason)
+        raise await self._scheduled(retry.LOG_CALL.again(self.tries, hint), reason, "attempt_failed")
 
     async def _scheduled(self, again: Retry, reason: str, step: str) -> Retry:
         """An attempt failed and `again` brings the next: shown on /ops (retries waiting) and in the story."""
         services = self.services
-        await services.retries.scheduled(self.event_id, self._event_ids(), self.attempt, reason,
+        await services.retries.scheduled(self.event_id, self._event_ids(), self.tries, reason,
                                          again.defer_score / 1000 if again.defer_score else 0.0)
-        services.history.record(self.event_id, step, ids=self._event_ids(), detail=reason, attempt=self.attempt)
+        services.history.record(self.event_id, step, ids=self._event_ids(), detail=reason, attempt=self.tries)
         services.telemetry.count("retries")
         return again
 
     async def _left_retries(self) -> None:
-        """Only a job that failed before (attempt > 1) can have an entry among the retries waiting."""
+        """Only a job that failed before (arq's try > 1) can have an entry among the retries waiting."""
         if self.attempt > 1:
             await self.services.retries.cleared(self.event_id)
 
@@ -208,7 +218,7 @@ class CallJob:
         await self.services.dead_letters.add(DeadLetter(
             event_id=self.event_id, call_id=call.call_id if call else None,
             rep_email=call.rep_email if call else None, team_id=call.team_id if call else None, reason=reason,
-            attempts=self.attempt, dead_at=_now(),
+            attempts=self.tries, dead_at=_now(),
         ))
         await self._left_retries()
         self.services.history.record(self.event_id, "dead_lettered", ids=self._event_ids(), detail=reason,
@@ -352,7 +362,7 @@ class CallLogger:
 
     async def _create(self, rep: RepSession, links: Links) -> int:
         try:
-            return await api.create_call(rep, call_attributes(self.call), call_relationships(links))
+            return await self._post_call(rep, links)
         except OutreachRejected as rejected:
             # The disposition id came from Nooks unchecked (one request less per call). If that is what Outreach
             # refused, log the call without it and flag the event, as for an unknown disposition name.
@@ -361,12 +371,33 @@ class CallLogger:
             if await api.get_one(rep, "callDispositions", links.disposition_id) is not None:
                 raise
             self.flags.append("disposition_not_found")
-            return await api.create_call(rep, call_attributes(self.call),
-                                         call_relationships(replace(links, disposition_id=None)))
+            return await self._post_call(rep, replace(links, disposition_id=None))
+
+    async def _post_call(self, rep: RepSession, links: Links) -> int:
+        """`POST /calls`, tried again quickly only after asking Outreach (by vendorCallId) whether an answer that
+        did not reach us had created it."""
+        call = self.call
+
+        async def created() -> int | None:
+            found = await api.call_id_by_vendor_id(rep, links.prospect_id, call.call_id)
+            if found is not None:
+                await count(self.services.redis, "calls_recovered")
+            return found
+
+        return await quick_retry.retried(
+            lambda: api.create_call(rep, call_attributes(call), call_relationships(links)), idempotent=False,
+            done=created)
 
     async def _complete_task(self, rep: RepSession, task_id: int) -> bool:
+        async def completed() -> bool | None:
+            task = await api.get_one(rep, "tasks", task_id, params=TASK_STATE)
+            return True if task is not None and task.attributes.get("state") == "complete" else None
+
         try:
-            await api.mark_task_complete(rep, task_id)
+            # Tried again quickly only once a read says an answer we missed had not completed it (completing a
+            # complete task is refused: it would be flagged as not completed).
+            await quick_retry.retried(lambda: api.mark_task_complete(rep, task_id), idempotent=False,
+                                      done=completed)
         except OutreachRejected as rejected:
             # Completed elsewhere between our read and this write, or gone: the call itself is logged.
             if rejected.status not in (404, 409, 422):

@@ -2,8 +2,10 @@
 
 A job raises arq's `Retry(defer=…)` built here and nowhere else; once a policy's attempts are spent the job
 gives up its own way (a dead letter, a failed notification). arq itself never drops a job (`max_tries` is
-effectively unbounded in workers/settings.py): these policies are the only limits. A policy for retrying a
-single Outreach request inside a job belongs here too, beside the job-level ones.
+effectively unbounded in workers/settings.py): these policies are the only limits. Retrying a single Outreach
+request quickly inside a job, before any of these, is decided where the request is made, in
+outreach/quick_retry.py: only the client knows whether a request reached Outreach at all, web's just-in-time reads
+use it too, and outreach/ may not import workers/.
 """
 
 from __future__ import annotations

@@ -14,23 +14,28 @@ from runtime.services import Services
 from schemas.settings import Settings, load_settings
 from store import jobs, keys
 from store.heartbeats import Budget
+from store.redis import check_durability
 from workers.log_call import log_call
 from workers.outreach_changes import outreach_change
 from workers.parking import release_ready
 from workers.reconcile import reconcile_changes
 from workers.retention import expire_retained
 from workers.subscriptions import repair_subscriptions, sync_subscriptions
-from workers.tuning import JOB_TIMEOUT, MAX_JOBS, POLL_DELAY, QUEUE_READ_LIMIT
+from workers.tuning import JOB_TIMEOUT, MAX_JOBS, POLL_DELAY, QUEUE_READ_LIMIT, SHUTDOWN_WAIT
 
 log = logging.getLogger("workers")
 
 
 async def startup(ctx: dict[str, Any]) -> None:
-    settings: Settings = ctx.get("settings") or load_settings()
-    services = Services.open(settings)
-    ctx["services"] = services
-    services.flusher.as_worker(ctx.get("jobs_in_flight") or (lambda: 0), lambda: _budgets(services))
-    services.flusher.start()
+    # arq runs this again when Redis was unavailable during start (runtime/arq_internals.py): open services once.
+    if "services" not in ctx:
+        settings: Settings = ctx.get("settings") or load_settings()
+        services = Services.open(settings)
+        ctx["services"] = services
+        services.flusher.as_worker(ctx.get("jobs_in_flight") or (lambda: 0), lambda: _budgets(services))
+        services.flusher.start()
+    for warning in await check_durability(ctx["services"].redis):
+        log.warning("%s", warning)
 
 
 def _budgets(services: Services) -> dict[tuple[str, str], Budget]:
@@ -80,7 +85,13 @@ class WorkerSettings:
     queue_read_limit = QUEUE_READ_LIMIT
     health_check_interval = 30
     allow_abort_jobs = False
+    # SIGTERM: take no new job, let running ones finish for this long, then hand back the rest (arq cancels them
+    # and frees their claims at once, so another worker runs them now, not when the claim expires).
+    job_completion_wait = SHUTDOWN_WAIT
 
     @staticmethod
-    def redis_settings_for(url: str) -> RedisSettings:
-        return RedisSettings.from_dsn(url)
+    def redis_settings_for(settings: Settings) -> RedisSettings:
+        if settings.redis_sentinels:
+            return RedisSettings(host=settings.redis_sentinels, sentinel=True,
+                                 sentinel_master=settings.redis_sentinel_master or "")
+        return RedisSettings.from_dsn(settings.redis_url)

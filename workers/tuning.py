@@ -24,3 +24,6 @@ GC_GEN0_THRESHOLD = int(env_number("WORKER_GC_GEN0_THRESHOLD", 5_000))
 JOB_TIMEOUT = env_number("WORKER_JOB_TIMEOUT", 60)
 # Our own deadline inside a job, below arq's, so a slow Outreach becomes a retry and never a lost job.
 JOB_BUDGET = JOB_TIMEOUT * 0.75
+# SIGTERM: running jobs get this long to finish before they are handed back; with closing, the process is gone
+# well within the 30 s a deploy gives it (CONTRACT "Faults the service rides out").
+SHUTDOWN_WAIT = int(env_number("WORKER_SHUTDOWN_WAIT", 20))

@@ -346,7 +346,8 @@ async def test_spent_rate_budget_is_429_with_retry_after(svc: Service) -> None:
 @pytest.mark.parametrize("fault", [500, 503, 400, 404])
 async def test_outreach_failures_are_502_without_its_body(svc: Service, fault: int) -> None:
     await svc.connect()
-    await svc.sandbox.fail_next("/api/v2/tasks", status=fault)
+    # A 5xx is tried again quickly (outreach/quick_retry.py): fail every try.
+    await svc.sandbox.fail_next("/api/v2/tasks", status=fault, count=4 if fault >= 500 else 1)
     status, body, headers = await get(svc)
     assert status == 502, body
     assert body["error"]["code"] in {"outreach_unavailable", "outreach_rejected"}
@@ -360,7 +361,7 @@ async def test_outreach_failures_are_502_without_its_body(svc: Service, fault: i
 async def test_a_failed_page_can_be_asked_again_with_the_same_cursor(svc: Service) -> None:
     await svc.connect()
     _, first, _ = await get(svc, limit=30)
-    await svc.sandbox.fail_next("/api/v2/tasks", status=500)
+    await svc.sandbox.fail_next("/api/v2/tasks", status=500, count=4)
     status, _, _ = await get(svc, limit=30, cursor=first["next_cursor"])
     assert status == 502
     _, second, _ = await get(svc, limit=30, cursor=first["next_cursor"])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import aiohttp
 import orjson
@@ -11,8 +12,9 @@ import orjson
 from runtime.embedded_redis import free_port
 from store import keys
 from tests.support.nooks import call_event, signed
+from tests.support.redis_nodes import RedisNode
 from tests.support.servers import running_app
-from tests.support.service import Service
+from tests.support.service import Service, eventually
 
 
 async def test_queued_then_duplicate(svc: Service) -> None:
@@ -123,3 +125,33 @@ async def test_wrong_method_and_unknown_path(svc: Service) -> None:
         assert response.status == 405
     async with svc.http.post(f"{svc.base_url}/v1/nope") as response:
         assert response.status == 404
+
+
+async def test_with_wait_replicas_an_event_no_replica_confirmed_is_a_503(svc: Service) -> None:
+    """REDIS_WAIT_REPLICAS=1 on a Redis without replicas: stored on the master but unconfirmed, so not acknowledged;
+    the sender's retry then finds it kept (200) rather than losing it."""
+    body, headers = signed(call_event())
+    async with running_app(svc.settings, redis_wait_replicas=1, redis_wait_timeout_ms=50) as base, \
+            aiohttp.ClientSession() as http, \
+            http.post(f"{base}/v1/nooks/events", data=body, headers=headers) as response:
+        assert response.status == 503
+        assert (await response.json())["error"]["code"] == "queue_unavailable"
+    assert (await svc.post_raw(body, headers))[0] == 200
+
+
+async def test_with_wait_replicas_an_event_a_replica_holds_is_a_202(svc: Service, tmp_path: Path) -> None:
+    master, replica = RedisNode(tmp_path / "master"), RedisNode(tmp_path / "replica")
+    try:
+        master.start()
+        replica.start("--replicaof", "127.0.0.1", str(master.port))
+        await eventually(lambda: asyncio.to_thread(replica.in_sync_with, master))
+        body, headers = signed(call_event())
+        async with running_app(svc.settings, redis_url=master.url, redis_wait_replicas=1) as base, \
+                aiohttp.ClientSession() as http, \
+                http.post(f"{base}/v1/nooks/events", data=body, headers=headers) as response:
+            assert response.status == 202
+        with replica.client() as on_replica:
+            assert on_replica.zcard(keys.QUEUE) == 1
+    finally:
+        master.kill()
+        replica.kill()

@@ -2,22 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
 
 from outreach import api
 from outreach.errors import ListTruncated, OutreachRejected, OutreachUnavailable, RateLimited, ReconnectRequired
 from runtime.services import Services
 from tests.support.service import Service
-
-
-@pytest.fixture
-async def services(svc: Service) -> AsyncIterator[Services]:
-    await svc.connect()
-    opened = Services.open(svc.settings)
-    yield opened
-    await opened.close()
 
 
 async def test_reads_follow_pagination(svc: Service, services: Services) -> None:

@@ -4,6 +4,7 @@ upgrade that changes one fails here, by name, rather than somewhere downstream."
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import inspect
 import logging
 import secrets
@@ -15,8 +16,10 @@ import arq.constants
 import pytest
 from arq.connections import ArqRedis, RedisSettings, create_pool
 from arq.constants import in_progress_key_prefix
+from arq.cron import cron
 from arq.jobs import deserialize_job, serialize_job
 from arq.worker import Worker as ArqWorker
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from runtime.arq_internals import (
     JOB_STARTED,
@@ -261,3 +264,71 @@ def test_4_only_log_calls_own_start_and_success_lines_are_dropped(record_: loggi
 def test_4_cron_jobs_start_and_success_lines_are_dropped(record_: logging.LogRecord, kept: bool) -> None:
     """Periodic jobs that found nothing to do stay quiet (they log their own line when they do something)."""
     assert QuietCronLines().filter(record_) is kept
+
+
+# 5. How a worker runs and ends ----------------------------------------------------------------------------------
+
+FLAKY = "test:claim:flaky"
+
+
+async def flaky(ctx: dict[str, Any], job_id: str) -> None:
+    """Meets a Redis outage on its first run, then records itself."""
+    redis: ArqRedis = ctx["redis"]
+    if await redis.incr(FLAKY) == 1:
+        raise RedisConnectionError("Redis is loading the dataset in memory")
+    await redis.hincrby(RUNS, job_id, 1)
+
+
+async def sleepy(ctx: dict[str, Any], job_id: str) -> None:
+    await asyncio.sleep(30)
+
+
+def test_5_the_worker_methods_wrapped_are_arqs() -> None:
+    assert list(inspect.signature(ArqWorker.main).parameters) == ["self"]
+    assert list(inspect.signature(ArqWorker._poll_iteration).parameters) == ["self"]
+    assert list(inspect.signature(ArqWorker.close).parameters) == ["self"]
+    assert list(inspect.signature(ArqWorker.finish_job).parameters) == [
+        "self", "job_id", "finish", "result_data", "result_timeout_s", "keep_result_forever", "incr_score",
+        "keep_in_progress"]
+    worker = ArqWorker(functions=[record], cron_jobs=[cron(record, name="tick", second=0)], handle_signals=False)
+    assert all(dataclasses.is_dataclass(f) and callable(f.coroutine) for f in worker.functions.values())
+
+
+async def test_5_a_job_that_meets_a_redis_outage_is_handed_back_and_runs_again(queue: Any) -> None:
+    pool, name, settings = queue
+    await pool.delete(FLAKY)
+    job_id = f"flaky-{secrets.token_hex(3)}"
+    worker = Worker(functions=[flaky], queue_name=name, redis_settings=settings, poll_delay=0.01,
+                    handle_signals=False)
+    task = asyncio.create_task(worker.async_run())
+    try:
+        await pool.enqueue_job("flaky", job_id, _job_id=job_id, _queue_name=name)
+        assert await wait_for_runs(pool, 1) == {job_id: 1}  # arq alone would have failed (and deleted) it
+    finally:
+        task.cancel()
+        await worker.close()
+        await pool.delete(FLAKY)
+    assert worker.jobs_failed == 0 and worker.jobs_retried == 1
+
+
+async def test_5_a_cancelled_job_stays_queued_with_its_claim_released(queue: Any) -> None:
+    """What SIGTERM does to a job still running after the shutdown wait: handed back, runnable at once."""
+    pool, name, settings = queue
+    job_id = f"sleepy-{secrets.token_hex(3)}"
+    worker = Worker(functions=[sleepy], queue_name=name, redis_settings=settings, poll_delay=0.01,
+                    handle_signals=False)
+    task = asyncio.create_task(worker.async_run())
+    try:
+        await pool.enqueue_job("sleepy", job_id, _job_id=job_id, _queue_name=name)
+        deadline = time.monotonic() + 10
+        while job_id not in worker.tasks and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
+        assert await pool.exists(in_progress_key_prefix + job_id)
+        worker.tasks[job_id].cancel()
+        await asyncio.gather(worker.tasks[job_id], return_exceptions=True)
+    finally:
+        task.cancel()
+        await worker.close()
+    assert await pool.zscore(name, job_id) is not None
+    assert not await pool.exists(in_progress_key_prefix + job_id)
+    await pool.delete(arq.constants.job_key_prefix + job_id, arq.constants.retry_key_prefix + job_id)

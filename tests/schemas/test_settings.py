@@ -48,3 +48,27 @@ def test_short_secrets_stop_the_process_with_one_line_naming_them(name: str, sho
         make(**{name: short})
     line = describe_error(refused.value)
     assert name.upper() in line and short not in line
+
+
+# --- Redis Sentinel --------------------------------------------------------------------------------------------
+
+def test_sentinels_are_host_port_pairs() -> None:
+    settings = make(redis_sentinels="10.0.0.1:26379, sentinel-b:26380,[::1]:26381", redis_sentinel_master="nooks")
+    assert settings.redis_sentinels == [("10.0.0.1", 26379), ("sentinel-b", 26380), ("::1", 26381)]
+    assert settings.redis_sentinel_master == "nooks"
+
+
+def test_without_sentinels_redis_url_is_used() -> None:
+    assert make().redis_sentinels == []
+
+
+@pytest.mark.parametrize(("changes", "message"), [
+    ({"redis_sentinels": "a:1"}, "configuration error: REDIS_SENTINEL_MASTER must be set too (Sentinel needs both)"),
+    ({"redis_sentinel_master": "m"}, "configuration error: REDIS_SENTINELS must be set too (Sentinel needs both)"),
+    ({"redis_sentinels": "a", "redis_sentinel_master": "m"},
+     "configuration error: REDIS_SENTINELS must be host:port pairs separated by commas"),
+])
+def test_a_half_or_malformed_sentinel_setting_is_one_clear_line(changes: dict[str, str], message: str) -> None:
+    with pytest.raises(ValidationError) as refused:
+        make(**changes)
+    assert describe_error(refused.value) == message

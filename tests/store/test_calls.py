@@ -42,14 +42,19 @@ async def test_a_claim_reads_the_connection_mapping_and_event_it_is_asked_for(re
         assert claim.event_body is None
 
 
-async def test_a_second_claim_while_held_is_not_locked_and_counts_the_attempt(redis: Redis) -> None:
+async def test_a_second_claim_while_held_is_not_locked_and_not_an_attempt(redis: Redis) -> None:
+    """Waiting for another holder is no attempt: a dead worker's lock (up to a minute of waits) must not spend the
+    call's attempts."""
     ledger = CallLedger(redis)
     async with ledger.claim(TEAM, CALL, REP, lock_ms=LOCK_MS) as first:
         async with ledger.claim(TEAM, CALL, REP, lock_ms=LOCK_MS) as second:
             assert first.locked and not second.locked and not second.first_attempt
+            assert first.attempts == second.attempts == 1
         assert await redis.exists(keys.call_lock(TEAM, CALL))  # the loser's exit leaves the holder's lock
     assert not await redis.exists(keys.call_lock(TEAM, CALL))  # the holder's exit releases it
-    assert await redis.hget(keys.call_state(TEAM, CALL), "attempts") == b"2"
+    assert await redis.hget(keys.call_state(TEAM, CALL), "attempts") == b"1"
+    async with ledger.claim(TEAM, CALL, REP, lock_ms=LOCK_MS) as third:
+        assert third.locked and third.attempts == 2
 
 
 async def test_the_lock_is_released_when_the_block_fails(redis: Redis) -> None:

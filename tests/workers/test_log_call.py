@@ -158,13 +158,41 @@ async def test_concurrent_deliveries_with_different_ids_give_one_call(svc: Servi
 
 
 async def test_crash_between_post_and_bookkeeping_gives_one_call(svc: Service) -> None:
-    """Outreach creates the call but the answer is lost: the retry finds it by vendorCallId."""
+    """Outreach creates the call but the answer is lost: the quick retry first finds it by vendorCallId."""
     await svc.connect()
     await svc.sandbox.fail_next("/api/v2/calls", method="POST", after_effect=True, drop=True)
     await svc.post_event(call_event("call_lost_answer"))
     await eventually(lambda: _stat(svc, "calls_recovered"), timeout=15)
     await _logged(svc, "call_lost_answer")
     assert await eventually(lambda: _is_complete(svc, 1122))
+    assert not await _stat(svc, "retries")  # found within the job's first attempt, no backoff
+
+
+async def test_lost_answer_to_a_5xx_post_is_checked_then_sent_again(svc: Service) -> None:
+    """A 503 to POST /calls may or may not have created it: the quick retry asks Outreach before posting again."""
+    await svc.connect()
+    await svc.sandbox.clear_requests()
+    await svc.sandbox.fail_next("/api/v2/calls", method="POST", status=503)
+    await svc.post_event(call_event("call_503_once"))
+    await _logged(svc, "call_503_once")
+    assert await eventually(lambda: _is_complete(svc, 1122))
+    calls = [r["method"] for r in await svc.sandbox.requests() if r["path"] == "/api/v2/calls"]
+    assert calls == ["POST", "GET", "POST"]  # the check by vendorCallId between the two
+    assert not await _stat(svc, "retries") and not await _stat(svc, "calls_recovered")
+
+
+async def test_a_dropped_answer_to_mark_complete_is_not_flagged(svc: Service) -> None:
+    """markComplete done but its answer lost: the quick retry reads the task, finds it complete, and stops (a
+    second markComplete would be refused and the call flagged as not completed)."""
+    await svc.connect()
+    await svc.sandbox.fail_next("/api/v2/tasks/1122/actions/markComplete", method="POST", after_effect=True,
+                                drop=True)
+    event = call_event("call_complete_lost")
+    await svc.post_event(event)
+    await _logged(svc, "call_complete_lost")
+    assert await eventually(lambda: _is_complete(svc, 1122))
+    await eventually(lambda: _no_job_left(svc))
+    assert (await svc.ops_api("GET", "/ops/api/flagged"))[1]["flagged"] == []
 
 
 async def test_a_first_attempt_does_not_look_for_a_written_call(svc: Service) -> None:
@@ -190,13 +218,36 @@ async def test_a_call_written_by_an_attempt_that_died_is_adopted(svc: Service) -
     assert await eventually(lambda: _is_complete(svc, 1122))
 
 
-async def test_outreach_5xx_and_429_are_retried(svc: Service) -> None:
+async def test_outreach_5xx_and_429_are_retried_quickly_within_the_job(svc: Service) -> None:
     await svc.connect()
     await svc.sandbox.fail_next("/api/v2/calls", method="POST", status=503)
     await svc.sandbox.fail_next("/api/v2/tasks/*", method="GET", status=429, retry_after=1)
-    await svc.post_event(call_event("call_flaky"))
-    await _logged(svc, "call_flaky", timeout=30)  # two backoffs: about 2 s, then about 4 s
-    assert await _stat(svc, "retries") or await _stat(svc, "retries_rate_limited")
+    await svc.sandbox.fail_next("/api/v2/prospects/*", method="GET", drop=True)
+    await svc.post_event(call_event("call_flaky", task_id=None))
+    await svc.post_event(call_event("call_flaky_task", prospect_id=None))
+    await _logged(svc, "call_flaky", timeout=5)  # the job's first attempt: no backoff (2 s, then 4 s, ...)
+    await _logged(svc, "call_flaky_task", timeout=5)
+    assert not await _stat(svc, "retries") and not await _stat(svc, "retries_rate_limited")
+
+
+async def test_outreach_failing_past_the_quick_retries_backs_the_job_off(svc: Service) -> None:
+    await svc.connect()
+    await svc.sandbox.fail_next("/api/v2/tasks/*", method="GET", status=502, count=5)
+    await svc.post_event(call_event("call_long_outage"))
+    await _logged(svc, "call_long_outage", timeout=20)
+    assert await _stat(svc, "retries") and not await _stat(svc, "retries", 2)  # one backoff, not five
+
+
+async def test_waiting_for_a_dead_workers_lock_is_not_counted_as_attempts(svc: Service) -> None:
+    """A worker died holding the call's lock: the job waits for it (a retry every 1-2 s), and those waits must not
+    count towards backoff or giving up: the first real failure backs off ~2 s, not minutes, and is no dead letter."""
+    await svc.connect()
+    await svc.redis.set(keys.call_lock("team_acme", "call_orphaned"), "a-dead-worker", px=5000)
+    await svc.sandbox.fail_next("/api/v2/tasks/*", method="GET", status=502, count=4)  # past the quick retries
+    await svc.post_event(call_event("call_orphaned"))
+    await _logged(svc, "call_orphaned", timeout=15)
+    assert await _stat(svc, "retries") and not await _stat(svc, "retries", 2)
+    assert (await svc.ops_api("GET", "/ops/api/dead-letters"))[1]["dead_letters"] == []
 
 
 async def test_expired_token_is_refreshed_once_for_many_jobs(svc: Service) -> None:
@@ -281,6 +332,10 @@ async def test_outreach_validation_error_is_dead_lettered_with_a_safe_reason(svc
     dead = await _result(svc, event["id"])
     assert dead["kind"] == "dead" and dead["reason"].startswith("Outreach answered 422")
     assert await svc.calls("call_refused") == []
+
+
+async def _no_job_left(svc: Service) -> bool:
+    return await svc.redis.zcard(keys.QUEUE) == 0
 
 
 async def _stat(svc: Service, name: str, at_least: int = 1) -> bool:

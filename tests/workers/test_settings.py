@@ -11,7 +11,7 @@ from workers.settings import WorkerSettings
 
 
 def _worker(settings: Settings):  # type: ignore[no-untyped-def]
-    return create_worker(WorkerSettings, redis_settings=WorkerSettings.redis_settings_for(settings.redis_url),
+    return create_worker(WorkerSettings, redis_settings=WorkerSettings.redis_settings_for(settings),
                          handle_signals=False)
 
 
