@@ -29,15 +29,21 @@ async def completed(svc: Service) -> bool:
     return await svc.task_state(1122) == "complete"
 
 
+async def in_mark_complete(svc: Service, env: dict[str, str], call_id: str, slow_ms: int) -> None:
+    """Connect, then send a call whose markComplete Outreach answers `slow_ms` late; return once the call is in
+    Outreach (its job is then waiting on markComplete)."""
+    driver = driver_for(svc, env)
+    await wait_ready(driver.base_url)
+    assert (await driver.connect())[0] == 200
+    await svc.sandbox.faults(latency_by_prefix={"/api/v2/tasks/1122/actions": slow_ms})
+    assert (await driver.post_event(call_event(call_id)))[0] == 202
+    await eventually(lambda: svc.calls(call_id), timeout=15)
+
+
 async def test_worker_finishes_its_job_then_exits_0(svc: Service, outreach: RunningSandbox) -> None:
     env = env_for(svc, outreach)
-    driver = driver_for(svc, env)
     async with started("web", env), started("worker", env) as worker:
-        await wait_ready(driver.base_url)
-        assert (await driver.connect())[0] == 200
-        await svc.sandbox.faults(latency_by_prefix={"/api/v2/tasks/1122/actions": 3000})
-        assert (await driver.post_event(call_event("call_finishing")))[0] == 202
-        await eventually(lambda: svc.calls("call_finishing"), timeout=15)  # the job is now in markComplete
+        await in_mark_complete(svc, env, "call_finishing", 3000)
         status, took = await asyncio.to_thread(worker.terminate)
         assert status == 0 and took < DEPLOY_GRACE_SECONDS, worker.output()[-2000:]
         assert await completed(svc)  # finished before exiting, not abandoned
@@ -47,13 +53,8 @@ async def test_worker_finishes_its_job_then_exits_0(svc: Service, outreach: Runn
 async def test_worker_hands_back_a_job_it_cannot_finish_and_another_runs_it_at_once(
         svc: Service, outreach: RunningSandbox) -> None:
     env = env_for(svc, outreach, WORKER_SHUTDOWN_WAIT="2")
-    driver = driver_for(svc, env)
     async with started("web", env), started("worker", env) as first:
-        await wait_ready(driver.base_url)
-        assert (await driver.connect())[0] == 200
-        await svc.sandbox.faults(latency_by_prefix={"/api/v2/tasks/1122/actions": 40_000})
-        assert (await driver.post_event(call_event("call_handed_back")))[0] == 202
-        await eventually(lambda: svc.calls("call_handed_back"), timeout=15)
+        await in_mark_complete(svc, env, "call_handed_back", 40_000)
         status, took = await asyncio.to_thread(first.terminate)
         assert status == 0 and took < DEPLOY_GRACE_SECONDS, first.output()[-2000:]
         assert "cancelled, will be run again" in first.output()

@@ -10,6 +10,7 @@ import logging
 import secrets
 import time
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import arq.constants
@@ -294,19 +295,27 @@ def test_5_the_worker_methods_wrapped_are_arqs() -> None:
     assert all(dataclasses.is_dataclass(f) and callable(f.coroutine) for f in worker.functions.values())
 
 
+@asynccontextmanager
+async def running(function: Any, name: str, settings: RedisSettings) -> AsyncIterator[Worker]:
+    worker = Worker(functions=[function], queue_name=name, redis_settings=settings, poll_delay=0.01,
+                    handle_signals=False)
+    task = asyncio.create_task(worker.async_run())
+    try:
+        yield worker
+    finally:
+        task.cancel()
+        await worker.close()
+
+
 async def test_5_a_job_that_meets_a_redis_outage_is_handed_back_and_runs_again(queue: Any) -> None:
     pool, name, settings = queue
     await pool.delete(FLAKY)
     job_id = f"flaky-{secrets.token_hex(3)}"
-    worker = Worker(functions=[flaky], queue_name=name, redis_settings=settings, poll_delay=0.01,
-                    handle_signals=False)
-    task = asyncio.create_task(worker.async_run())
     try:
-        await pool.enqueue_job("flaky", job_id, _job_id=job_id, _queue_name=name)
-        assert await wait_for_runs(pool, 1) == {job_id: 1}  # arq alone would have failed (and deleted) it
+        async with running(flaky, name, settings) as worker:
+            await pool.enqueue_job("flaky", job_id, _job_id=job_id, _queue_name=name)
+            assert await wait_for_runs(pool, 1) == {job_id: 1}  # arq alone would have failed (and deleted) it
     finally:
-        task.cancel()
-        await worker.close()
         await pool.delete(FLAKY)
     assert worker.jobs_failed == 0 and worker.jobs_retried == 1
 
@@ -315,10 +324,7 @@ async def test_5_a_cancelled_job_stays_queued_with_its_claim_released(queue: Any
     """What SIGTERM does to a job still running after the shutdown wait: handed back, runnable at once."""
     pool, name, settings = queue
     job_id = f"sleepy-{secrets.token_hex(3)}"
-    worker = Worker(functions=[sleepy], queue_name=name, redis_settings=settings, poll_delay=0.01,
-                    handle_signals=False)
-    task = asyncio.create_task(worker.async_run())
-    try:
+    async with running(sleepy, name, settings) as worker:
         await pool.enqueue_job("sleepy", job_id, _job_id=job_id, _queue_name=name)
         deadline = time.monotonic() + 10
         while job_id not in worker.tasks and time.monotonic() < deadline:
@@ -326,9 +332,6 @@ async def test_5_a_cancelled_job_stays_queued_with_its_claim_released(queue: Any
         assert await pool.exists(in_progress_key_prefix + job_id)
         worker.tasks[job_id].cancel()
         await asyncio.gather(worker.tasks[job_id], return_exceptions=True)
-    finally:
-        task.cancel()
-        await worker.close()
     assert await pool.zscore(name, job_id) is not None
     assert not await pool.exists(in_progress_key_prefix + job_id)
     await pool.delete(arq.constants.job_key_prefix + job_id, arq.constants.retry_key_prefix + job_id)

@@ -143,7 +143,8 @@ async def _found(svc: Service, query: str, event_id: str, state: str) -> dict[st
 
 async def test_a_retry_waits_on_the_board_with_its_reason_then_leaves(svc: Service) -> None:
     await svc.connect()
-    await svc.sandbox.fail_next("/api/v2/calls", method="POST", status=503)
+    # Past the quick retries inside the job (outreach/quick_retry.py): the job itself retries.
+    await svc.sandbox.fail_next("/api/v2/calls", method="POST", status=503, count=4)
     event = call_event("call_retry")
     await svc.post_event(event)
 

@@ -156,11 +156,12 @@ async def test_screenshots_of_the_overview_and_an_event_story(svc: Service, oper
     for index in range(6):
         await svc.post_event(call_event(f"call_shot_{index}", task_id=None))
     await eventually(lambda: _count_at_least(svc, 6))
-    await svc.sandbox.fail_next("/api/v2/calls", method="POST", status=503)  # one attempt fails: retried
+    # One attempt fails past its quick retries (outreach/quick_retry.py): the job is retried.
+    await svc.sandbox.fail_next("/api/v2/calls", method="POST", status=503, count=4)
     await svc.post_event(call_event("call_shot_retry", task_id=None))
     await eventually(lambda: svc.calls("call_shot_retry"), timeout=15)
     await svc.sandbox.fail_next("/api/v2/calls", method="POST", status=503)
-    dead = await svc.dead_letter("call_shot_dead")  # fails once (503, retried), then is refused (422)
+    dead = await svc.dead_letter("call_shot_dead")  # fails once (503, tried again quickly), then is refused (422)
     await svc.post_event(call_event("call_shot_waiting", rep_email="ben@acme.com"))
     await svc.ops_api("POST", "/ops/api/reps/team_acme/ben@acme.com/pause")
     await eventually(lambda: _summary_ready(svc), timeout=15)
