@@ -23,6 +23,7 @@ from tests.support.outreach_hooks import (
     services_for,
     settle,
     store_of,
+    syncs_done,
     worker_idle,
 )
 from tests.support.service import Service, eventually
@@ -77,7 +78,6 @@ async def test_four_reps_two_at_once_one_set_one_delivery_one_notification(svc: 
     results = await asyncio.gather(svc.connect(TEAM, "ben@acme.com"), svc.connect(TEAM, "cleo@acme.com"))
     assert [status for status, _ in results] == [200, 200]
     await connect_another(svc, "dan@acme.com")
-    await worker_idle(svc)
     holder, _ = await _one_set(svc)
     assert holder == "ana@acme.com"  # the first to connect
 
@@ -99,7 +99,7 @@ async def test_the_first_two_reps_connecting_at_once_make_one_set(svc: Service) 
         return await holder_of(svc) is not None and len(await _ours(svc)) == len(RESOURCES)
 
     await eventually(settled)
-    await worker_idle(svc)
+    await syncs_done(svc)
     await _one_set(svc)
 
 
@@ -111,7 +111,7 @@ async def test_concurrent_syncs_from_many_processes_elect_one_holder(svc: Servic
     for rep in REPS:
         status, _ = await svc.connect(TEAM, rep)
         assert status == 200
-    await worker_idle(svc)
+    await syncs_done(svc)
     for rep in REPS:  # forget what the connect jobs did: a team with four reps and no set
         await store_of(svc).remove_rep(TEAM, rep)
     await svc.redis.delete(keys.webhook_team(TEAM))
@@ -260,7 +260,7 @@ async def test_per_rep_sets_of_an_older_version_become_one_on_repair(svc: Servic
     for rep in REPS[:3]:
         status, _ = await svc.connect(TEAM, rep)
         assert status == 200
-    await worker_idle(svc)
+    await syncs_done(svc)
     for rep in REPS[:3]:  # back to the old layout: a set per rep, no holder
         await store_of(svc).remove_rep(TEAM, rep)
     await svc.redis.delete(keys.webhook_team(TEAM))
@@ -305,5 +305,5 @@ async def test_a_holder_disconnecting_while_the_team_is_busy_leaves_the_move_to_
         return await holder_of(svc)
 
     assert await eventually(moved, timeout=20) == "ben@acme.com"
-    await worker_idle(svc)
+    await syncs_done(svc)
     await _one_set(svc)

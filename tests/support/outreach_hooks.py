@@ -39,7 +39,7 @@ async def sandbox_webhooks(svc: Service) -> list[dict[str, Any]]:
 
 
 async def connect_with_webhooks(svc: Service, team_id: str = TEAM, rep_email: str = REP) -> dict[str, Subscription]:
-    """Connect the rep and wait until the subscription job has subscribed every resource."""
+    """Connect the rep and wait until its subscription job has subscribed every resource and finished."""
     status, page = await svc.connect(team_id, rep_email)
     assert status == 200, page
 
@@ -47,7 +47,9 @@ async def connect_with_webhooks(svc: Service, team_id: str = TEAM, rep_email: st
         subs = await our_subscriptions(svc, team_id, rep_email)
         return subs if set(subs) == RESOURCES else {}
 
-    return await eventually(complete)
+    subs = await eventually(complete)
+    await syncs_done(svc)  # the job still holds the team's lock for a moment after the last subscription is saved
+    return subs
 
 
 async def holder_of(svc: Service, team_id: str = TEAM) -> str | None:
@@ -59,7 +61,7 @@ async def connect_another(svc: Service, rep_email: str, team_id: str = TEAM) -> 
     """Connect one more rep of a team that already holds its set, and wait for its sync job to run."""
     status, page = await svc.connect(team_id, rep_email)
     assert status == 200, page
-    await worker_idle(svc)
+    await syncs_done(svc)
 
 
 def sign(secret: str, body: bytes) -> str:
@@ -129,6 +131,21 @@ async def worker_idle(svc: Service, *, settle: float = 0.2, timeout: float = 15.
             queued = await svc.redis.zrange(keys.QUEUE, 0, -1, withscores=True)
             raise AssertionError(f"worker did not become idle: queued={queued} running={running}")
         await asyncio.sleep(0.05)
+
+
+async def syncs_done(svc: Service, timeout: float = 30.0) -> None:
+    """Wait until no subscription sync is queued or running, including one deferred because the team was busy
+    (`worker_idle` ignores jobs deferred by seconds): a test that then changes the team's set by hand must not
+    meet a late sync."""
+    async def done() -> bool:
+        queued = [m for m in await svc.redis.zrange(keys.QUEUE, 0, -1)
+                  if m.decode().startswith(jobs.SYNC_SUBSCRIPTIONS_PREFIX)]
+        running = [k for k in await _running(svc)
+                   if k.decode()[len(keys.ARQ_IN_PROGRESS):].startswith(jobs.SYNC_SUBSCRIPTIONS_PREFIX)]
+        return not queued and not running
+
+    await eventually(done, timeout=timeout)
+    await worker_idle(svc)
 
 
 async def settle(svc: Service) -> None:
