@@ -45,8 +45,7 @@ async def reconcile_changes(ctx: dict[str, Any], *, grace_seconds: float | None 
     settings = services.settings
     if not settings.notifications_enabled or settings.nooks_notify_url is None:
         return {"status": "notifications_off"}
-    inbox = services.inbox
-    if await inbox.is_gone(settings.nooks_notify_url):
+    if await services.inbox.is_gone(settings.nooks_notify_url):
         return {"status": "notify_url_gone"}
     grace = GRACE_SECONDS if grace_seconds is None else grace_seconds
     gate = asyncio.Semaphore(CONCURRENT_REPS)
@@ -54,14 +53,13 @@ async def reconcile_changes(ctx: dict[str, Any], *, grace_seconds: float | None 
 
     async def one(team_id: str, rep_email: str) -> int:
         async with gate:
-            return await _reconcile_guarded(services, inbox, team_id, rep_email, grace)
+            return await _reconcile_guarded(services, team_id, rep_email, grace)
 
     queued = await asyncio.gather(*(one(team_id, rep_email) for team_id, rep_email in reps))
     return {"status": "done", "reps": len(reps), "queued": sum(queued)}
 
 
-async def _reconcile_guarded(services: Services, inbox: OutreachInbox, team_id: str, rep_email: str,
-                             grace: float) -> int:
+async def _reconcile_guarded(services: Services, team_id: str, rep_email: str, grace: float) -> int:
     if await services.connections.status(team_id, rep_email) is not ConnectionStatus.CONNECTED:
         return 0
     if budget_low(services, team_id, rep_email):
@@ -71,7 +69,7 @@ async def _reconcile_guarded(services: Services, inbox: OutreachInbox, team_id: 
     if not await lock.acquire():
         return 0
     try:
-        return await reconcile_rep(services, inbox, team_id, rep_email, grace=grace)
+        return await reconcile_rep(services, team_id, rep_email, grace=grace)
     except OutreachError as problem:  # messages are safe to log (status, error id, pointer)
         log.warning("reconcile failed team=%s rep=%s: %s", team_id, rep_email, problem)
         return 0
@@ -79,9 +77,9 @@ async def _reconcile_guarded(services: Services, inbox: OutreachInbox, team_id: 
         await lock.release()
 
 
-async def reconcile_rep(services: Services, inbox: OutreachInbox, team_id: str, rep_email: str, *,
-                        grace: float) -> int:
+async def reconcile_rep(services: Services, team_id: str, rep_email: str, *, grace: float) -> int:
     """Queue the changes since each cursor that nobody claimed; returns how many were queued."""
+    inbox = services.inbox
     rep = services.outreach.for_rep(team_id, rep_email)
     cursors = await inbox.cursors(team_id, rep_email)
     now = datetime.now(UTC)
