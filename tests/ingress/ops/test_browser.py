@@ -116,6 +116,34 @@ async def test_live_refresh_at_the_picked_interval_shows_new_dead_letters(svc: S
     assert await page.locator("#refresh-interval").input_value() == "5"  # the pick is remembered
 
 
+async def test_live_refresh_pauses_while_the_tab_is_hidden(svc: Service, operator: Any) -> None:
+    page = operator
+    await page.add_init_script(COUNT_TIMERS)
+    await svc.connect()
+    await page.goto(f"{svc.base_url}/ops/")
+    await page.select_option("#refresh-interval", "5")
+    assert await page.evaluate("window.liveTimers.size") == 1
+    await page.evaluate(HIDE)
+    assert await page.evaluate("window.liveTimers.size") == 0  # hidden: no refresh is scheduled at all
+    event = await svc.dead_letter("call_hidden")
+    await page.evaluate(SHOW)  # shown again: refreshed at once, and the timer is back
+    await page.locator(f'tr[data-event="{event["id"]}"]').wait_for(timeout=3_000)
+    assert await page.evaluate("window.liveTimers.size") == 1
+
+
+# Which intervals the page has running (set before its own script loads).
+COUNT_TIMERS = """(() => {
+  window.liveTimers = new Set();
+  const set = window.setInterval.bind(window), clear = window.clearInterval.bind(window);
+  window.setInterval = (fn, ms) => { const id = set(fn, ms); window.liveTimers.add(id); return id; };
+  window.clearInterval = (id) => { window.liveTimers.delete(id); clear(id); };
+})();"""
+HIDE = """() => { Object.defineProperty(document, "hidden", {value: true, configurable: true});
+                 document.dispatchEvent(new Event("visibilitychange")); }"""
+SHOW = """() => { Object.defineProperty(document, "hidden", {value: false, configurable: true});
+                 document.dispatchEvent(new Event("visibilitychange")); }"""
+
+
 async def test_wrong_password_and_forged_cross_site_post_are_refused(browser: Any, svc: Service) -> None:
     await svc.connect()
     event = await svc.dead_letter("call_forged")
