@@ -55,9 +55,6 @@ class DeadLetters:
         found = await self._read([event_id.encode()])
         return found[0] if found else None
 
-    async def all(self) -> list[DeadLetter]:
-        return [letter async for letter in self.matching(DeadLetterFilter())][::-1]
-
     async def matching(self, which: DeadLetterFilter) -> AsyncIterator[DeadLetter]:
         """Every dead letter the filter takes, newest first, read BATCH at a time."""
         offset = 0

@@ -1,8 +1,9 @@
 """Each event's story (received, attempts and their reasons, parked, released, dead-lettered, logged) and the
 indexes that find it by event id, call id or rep email, kept as events flow so search never scans Redis.
 
-Steps are buffered in memory and written with the process's other figures once a second (runtime/flusher.py).
-Every step that names the event's ids indexes it again, so a step lost in a crash is found from the next one.
+Steps are buffered in memory and written with the process's other figures (runtime/flusher.py), one script call
+per batch. A story's first step indexes it; if steps are lost in a crash, the next one starts the story again,
+indexed.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
+import orjson
 from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 
@@ -22,6 +24,33 @@ REP_INDEX_SIZE = 500  # a rep's latest events
 MAX_RESULTS = 50
 MAX_QUERY_LENGTH = 254
 
+# Append steps: each is pushed on its story; a story's first step also sets its expiry and, when the step names
+# its ids, writes whom the story is about and indexes it by call id and by rep (the rep's latest REP_INDEX_SIZE).
+# Later steps cost one push (a story lost in a crash starts again, indexed, at its next step). One call for a whole
+# batch: per-step script calls cost more in the process than the writes. KEYS: per step, its story, header, call
+# index and rep index. ARGV: ttl (s), most steps, rep index size, then per step: step JSON, header JSON ('' = no
+# ids: its last three keys are unused), event id, time (epoch s).
+_APPEND = """
+local ttl, most, size = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
+for i = 0, #KEYS / 4 - 1 do
+  local k, a = i * 4, 3 + i * 4
+  local length = redis.call('RPUSH', KEYS[k + 1], ARGV[a + 1])
+  if length > most then redis.call('LTRIM', KEYS[k + 1], -most, -1) end
+  if length == 1 then
+    redis.call('EXPIRE', KEYS[k + 1], ttl)
+    if ARGV[a + 2] ~= '' then
+      redis.call('SET', KEYS[k + 2], ARGV[a + 2], 'EX', ttl)
+      redis.call('SADD', KEYS[k + 3], ARGV[a + 3])
+      redis.call('EXPIRE', KEYS[k + 3], ttl)
+      redis.call('ZADD', KEYS[k + 4], ARGV[a + 4], ARGV[a + 3])
+      redis.call('ZREMRANGEBYRANK', KEYS[k + 4], 0, -(size + 1))
+      redis.call('EXPIRE', KEYS[k + 4], ttl)
+    end
+  end
+end
+return #KEYS / 4
+"""
+
 # The state an event is left in by its latest step (steps not listed leave it as it was).
 _STATE_AFTER = {
     "received": "queued", "attempt_failed": "retrying", "rate_limited": "retrying", "parked": "parked",
@@ -33,7 +62,7 @@ _STATE_AFTER = {
 @dataclass(frozen=True)
 class _Pending:
     event_id: str
-    entry: bytes
+    entry: bytes  # the step, as StoryEntry JSON
     at: float
     ids: EventIds | None
 
@@ -42,40 +71,44 @@ class EventHistory:
     def __init__(self, redis: Redis) -> None:
         self._redis = redis
         self._pending: list[_Pending] = []
+        self._append = redis.register_script(_APPEND)
 
     def record(self, event_id: str, step: str, *, ids: EventIds | None = None, detail: str | None = None,
                attempt: int | None = None, outreach_call_id: int | None = None, by: str | None = None) -> None:
-        """Add a step to the event's story (written at the next flush)."""
-        entry = StoryEntry(at=time.time(), step=step, detail=detail, attempt=attempt,
-                           outreach_call_id=outreach_call_id, by=by)
-        if ids is not None:
-            ids = EventIds(team_id=ids.team_id, call_id=ids.call_id, rep_email=ids.rep_email.lower())
-        self._pending.append(_Pending(event_id, entry.model_dump_json(exclude_none=True).encode(), entry.at, ids))
+        """Add a step to the event's story (written at the next flush). Built with orjson, not pydantic: ingress
+        and the worker call this for every event."""
+        at = time.time()
+        entry = {"at": at, "step": step, "detail": detail, "attempt": attempt, "outreach_call_id": outreach_call_id,
+                 "by": by}
+        raw = orjson.dumps({name: value for name, value in entry.items() if value is not None})
+        self._pending.append(_Pending(event_id, raw, at, ids))
 
     def pending(self) -> bool:
         return bool(self._pending)
 
-    def drain_into(self, pipe: Pipeline) -> None:
-        pending, self._pending = self._pending, []
-        stories: set[str] = set()
-        reps: set[str] = set()
-        for item in pending:
+    def discard(self) -> None:
+        """Forget the steps not written (Redis is unreachable): memory stays bounded."""
+        self._pending.clear()
+
+    async def drain_into(self, pipe: Pipeline, most: int) -> None:
+        """Queue at most `most` steps on `pipe` as one script call (the rest wait for the next pipeline)."""
+        taken, self._pending = self._pending[:most], self._pending[most:]
+        if not taken:
+            return
+        script_keys: list[str] = []
+        args: list[bytes | str | float | int] = [STORY_TTL_SECONDS, STORY_MAX_STEPS, REP_INDEX_SIZE]
+        for item in taken:
             story = keys.story(item.event_id)
-            pipe.rpush(story, item.entry)
-            stories.add(story)
-            if item.ids is not None:
-                header = item.ids.model_dump_json().encode()
-                pipe.set(keys.story_header(item.event_id), header, ex=STORY_TTL_SECONDS)
-                pipe.sadd(keys.call_index(item.ids.call_id), item.event_id)
-                pipe.expire(keys.call_index(item.ids.call_id), STORY_TTL_SECONDS)
-                pipe.zadd(keys.rep_index(item.ids.rep_email), {item.event_id: item.at}, nx=True)
-                reps.add(item.ids.rep_email)
-        for story in stories:
-            pipe.ltrim(story, -STORY_MAX_STEPS, -1)
-            pipe.expire(story, STORY_TTL_SECONDS)
-        for rep in reps:
-            pipe.zremrangebyrank(keys.rep_index(rep), 0, -(REP_INDEX_SIZE + 1))
-            pipe.expire(keys.rep_index(rep), STORY_TTL_SECONDS)
+            if item.ids is None:
+                script_keys += [story, story, story, story]
+                args += [item.entry, b"", item.event_id, item.at]
+                continue
+            rep = item.ids.rep_email.lower()
+            script_keys += [story, keys.story_header(item.event_id), keys.call_index(item.ids.call_id),
+                            keys.rep_index(rep)]
+            header = orjson.dumps({"team_id": item.ids.team_id, "call_id": item.ids.call_id, "rep_email": rep})
+            args += [item.entry, header, item.event_id, item.at]
+        await self._append(keys=script_keys, args=args, client=pipe)
 
     async def search(self, query: str, limit: int = MAX_RESULTS) -> list[EventStory]:
         """Events whose id, call id or rep email is `query`, newest first, each with its story."""

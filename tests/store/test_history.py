@@ -12,9 +12,10 @@ IDS = EventIds(team_id="team_acme", call_id="call_1", rep_email="Ana@Acme.com")
 
 
 async def flush(history: EventHistory, redis: Redis) -> None:
-    async with redis.pipeline(transaction=False) as pipe:
-        history.drain_into(pipe)
-        await pipe.execute()
+    while history.pending():
+        async with redis.pipeline(transaction=False) as pipe:
+            await history.drain_into(pipe, 200)
+            await pipe.execute()
 
 
 async def test_search_by_each_id_and_the_state_the_story_leaves(redis: Redis) -> None:
