@@ -138,7 +138,7 @@ class EventHistory:
             header, steps = replies[2 * index], replies[2 * index + 1]
             if header is None and not steps:
                 continue
-            # Each process writes its steps once a second: order them by when they happened, not by arrival.
+            # Each process writes its own steps in batches: order them by when they happened, not by arrival.
             entries = sorted((StoryEntry.model_validate_json(raw) for raw in steps), key=lambda step: step.at)
             stories.append(_story(event_id, EventIds.model_validate_json(header) if header else None, entries))
         return sorted(stories, key=lambda s: s.steps[0].at if s.steps else 0.0, reverse=True)
