@@ -68,6 +68,11 @@ async def receive(request: Request) -> Response:
     except RedisError:
         log.exception("queue write failed for event=%s", event_id)
         return error(503, "queue_unavailable", "the event could not be stored; retry later")
+    except Exception:
+        # Not stored, so not acknowledged: whatever failed (the fault suite once saw a 500 here during a Sentinel
+        # failover, from an error the Redis client did not wrap), the sender's retry is the remedy, not a 500.
+        log.exception("queue write failed unexpectedly for event=%s", event_id)
+        return error(503, "queue_unavailable", "the event could not be stored; retry later")
     if call is not None:
         # The first step of the event's story, and what indexes it for search (store/history.py).
         ids = EventIds(team_id=call[0], call_id=call[1], rep_email=call[2])

@@ -61,6 +61,9 @@ class RedisNode:
         self.directory.mkdir(parents=True, exist_ok=True)
         args = [redis_server_binary(), "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.directory),
                 "--appendonly", "yes", "--appendfsync", "everysec", "--save", "", "--protected-mode", "no",
+                # Uncompressed, `fill`'s values make a file of their full size: Redis 6 answers LOADING only
+                # between 2 MB chunks of it.
+                "--rdbcompression", "no",
                 "--loglevel", "warning", "--logfile", str(self.directory / "redis.log"), *extra]
         self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         wait_until(lambda: listening(self.port), 10, f"redis on {self.port} listening")
