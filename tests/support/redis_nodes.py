@@ -78,9 +78,9 @@ class RedisNode:
         return answer(self.port, timeout=5).startswith(b"-LOADING")
 
     def start_loading_slowly(self) -> None:
-        """Restart and take seconds (5-10) to load what `fill` wrote (each key's load delayed), answering LOADING
-        meanwhile (between chunks of the file)."""
-        extra = ["--key-load-delay", "50"]
+        """Restart and take seconds (about 10) to load what `fill` wrote (each key's load delayed), answering
+        LOADING meanwhile (between chunks of the file)."""
+        extra = ["--key-load-delay", "100"]
         if redis_major_version() >= 7:  # answer between smaller chunks (Redis 6 has no such setting)
             extra += ["--loading-process-events-interval-bytes", "65536"]
         self.start(*extra, ready=False)
