@@ -7,7 +7,9 @@ Relied on, as in arq 0.28:
    ms}` under `arq:job:<id>` (serialized by the worker's `job_serializer`: JSON here, never pickle), the job id in
    the queue's sorted set scored by the ms it is due, and the job key living `due - enqueued + expires_extra_ms`
    ms, as `ArqRedis.enqueue_job` sets it. `job_payload` and `job_ttl_ms` write jobs that way from one Lua call
-   (store/queue.py) instead of `enqueue_job`'s WATCH/EXISTS/MULTI round trips.
+   (store/queue.py) instead of `enqueue_job`'s WATCH/EXISTS/MULTI round trips. arq drops a job whose key has
+   expired, so a call's job is written without a TTL (`store.queue.ttl_for`): an acknowledged event waits for
+   the workers however long they are down.
 2. The key prefixes of `arq.constants` (job, result, retry, in-progress), which store/keys.py lists.
 3. `Worker` internals: `start_jobs(job_ids)` is what each poll calls with the due job ids; `sem` (a semaphore of
    `max_jobs + 1`), `job_counter`, `tasks` (job id → running task), `_release_sem_dec_counter_on_complete()`,

@@ -23,9 +23,9 @@ from store import jobs, keys
 SEEN_TTL_SECONDS = 7 * 24 * 3600
 
 # Dedupe and queue in one round trip. KEYS: seen, job, result, retry, queue, body, also seen.
-# ARGV: job payload, score, job id, seen ttl, body, job ttl (ms). An empty job id only records the dedupe key
-# (accepted, nothing to do); an empty body stores none (the job carries what it needs). The second dedupe key
-# (the same key as the first when there is none) is checked and recorded with the first.
+# ARGV: job payload, score, job id, seen ttl, body, job ttl (ms; 0 = kept until run). An empty job id only records
+# the dedupe key (accepted, nothing to do); an empty body stores none (the job carries what it needs). The second
+# dedupe key (the same key as the first when there is none) is checked and recorded with the first.
 _ACCEPT = """
 if KEYS[7] ~= KEYS[1] and redis.call('EXISTS', KEYS[7]) == 1 then return 0 end
 if redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[4]) == false then return 0 end
@@ -33,20 +33,27 @@ if KEYS[7] ~= KEYS[1] then redis.call('SET', KEYS[7], '1', 'EX', ARGV[4]) end
 if ARGV[3] == '' then return 1 end
 if ARGV[5] ~= '' then redis.call('SET', KEYS[6], ARGV[5]) end
 redis.call('DEL', KEYS[3], KEYS[4])
-redis.call('SET', KEYS[2], ARGV[1], 'PX', ARGV[6])
+if ARGV[6] == '0' then redis.call('SET', KEYS[2], ARGV[1]) else redis.call('SET', KEYS[2], ARGV[1], 'PX', ARGV[6]) end
 redis.call('ZADD', KEYS[5], ARGV[2], ARGV[3])
 return 1
 """
 
 # Queue a job. KEYS: job, queue, guard. ARGV: payload, score, job id, mode: 'guard' = only while the guard key
-# exists (e.g. the stored event), 'new' = only when no job with this id is waiting; job ttl (ms).
+# exists (e.g. the stored event), 'new' = only when no job with this id is waiting; job ttl (ms; 0 = kept until run).
 _ENQUEUE = """
 if ARGV[4] == 'guard' and redis.call('EXISTS', KEYS[3]) == 0 then return 0 end
 if ARGV[4] == 'new' and redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[5])
+if ARGV[5] == '0' then redis.call('SET', KEYS[1], ARGV[1]) else redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[5]) end
 redis.call('ZADD', KEYS[2], ARGV[2], ARGV[3])
 return 1
 """
+
+
+def ttl_for(function: str, now_ms: int) -> int:
+    """A call's job is kept until a worker runs it (0): arq drops a job whose key expired, and an acknowledged
+    event must never vanish because the workers were down for a day. Other jobs (notifications, syncs) are
+    redone by reconciliation and repair runs, so they keep the TTL `enqueue_job` would give them."""
+    return 0 if function == jobs.LOG_CALL else job_ttl_ms(now_ms, now_ms)
 
 
 class JobWriter:
@@ -67,7 +74,7 @@ class JobWriter:
         payload = job_payload(function, args, now_ms) if job_id else b""
         script_keys = [seen_key, keys.ARQ_JOB + job_id, keys.ARQ_RESULT + job_id, keys.ARQ_RETRY + job_id,
                        keys.QUEUE, body_key or seen_key, also_seen or seen_key]
-        script_args: list[bytes | str | int] = [payload, now_ms, job_id, seen_ttl, body, job_ttl_ms(now_ms, now_ms)]
+        script_args: list[bytes | str | int] = [payload, now_ms, job_id, seen_ttl, body, ttl_for(function, now_ms)]
         if replicas is None or replicas.count == 0:
             return bool(await self._accept(keys=script_keys, args=script_args))
         # WAIT counts the writes of its own connection: one pipeline keeps both on one.
@@ -87,7 +94,7 @@ class JobWriter:
         mode = "guard" if while_exists else "new" if only_new else ""
         result = await self._enqueue(keys=[keys.ARQ_JOB + job_id, keys.QUEUE, while_exists or keys.QUEUE],
                                      args=[job_payload(function, args, now_ms), now_ms, job_id, mode,
-                                           job_ttl_ms(now_ms, now_ms)])
+                                           ttl_for(function, now_ms)])
         return bool(result)
 
 

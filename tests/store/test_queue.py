@@ -6,6 +6,7 @@ import orjson
 from redis.asyncio import Redis
 
 from store import jobs, keys
+from store.outreach_changes import OutreachInbox
 from store.queue import EventQueue
 
 
@@ -27,3 +28,21 @@ async def test_a_call_job_names_its_call_and_a_requeued_one_its_event_only(redis
     assert await queue.requeue("evt_1")
     requeued = [job.decode() for job in await redis.zrange(keys.QUEUE, 0, -1) if job != b"evt_1"]
     assert len(requeued) == 1 and await job_args(redis, requeued[0]) == ["evt_1"]
+
+
+
+async def queued_after(redis: Redis, before: set[bytes]) -> list[str]:
+    return [job.decode() for job in await redis.zrange(keys.QUEUE, 0, -1) if job not in before]
+
+
+async def test_a_call_job_is_kept_until_run_while_other_jobs_expire_as_arqs_do(redis: Redis) -> None:
+    # arq drops a job whose key has expired; an acknowledged call must wait however long the workers are down.
+    before = set(await redis.zrange(keys.QUEUE, 0, -1))
+    queue = EventQueue(redis)
+    assert await queue.accept("evt_2", b'{"id":"evt_2"}', call=("team_acme", "call_2", "ana@acme.com"))
+    assert await queue.requeue("evt_2")
+    calls = await queued_after(redis, before)
+    assert len(calls) == 2 and [await redis.pttl(keys.ARQ_JOB + job_id) for job_id in calls] == [-1, -1]
+    assert await OutreachInbox(redis).queue_subscription_sync("team_acme", "ana@acme.com")
+    (sync,) = await queued_after(redis, before | {c.encode() for c in calls})
+    assert await redis.pttl(keys.ARQ_JOB + sync) > 0
