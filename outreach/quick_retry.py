@@ -52,6 +52,10 @@ async def retried(attempt: Callable[[], Awaitable[T]], *, idempotent: bool,
         try:
             return await attempt()
         except (OutreachUnavailable, RateLimited) as error:
+            if done is not None and not (isinstance(error, OutreachUnavailable) and error.sent):
+                # A guarded write is a request that already had its own quick tries (OutreachSession.request) for
+                # what is always safe (a 429, a request never sent): here only "sent, answer lost" is left.
+                raise
             least = wait_before_retry(error, idempotent=idempotent or done is not None)
             if delay is None or least is None:
                 raise

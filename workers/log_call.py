@@ -19,6 +19,7 @@ from pydantic import ValidationError
 from outreach import api, quick_retry
 from outreach.client import Params, RepSession
 from outreach.errors import (
+    ListTruncated,
     NotConnected,
     OutreachRejected,
     OutreachUnavailable,
@@ -113,8 +114,10 @@ class CallJob:
             await count(self.services.redis, "retries_rate_limited")
             raise await self._scheduled(retry.after_rate_limit(limited), "rate limited by Outreach",
                                         "rate_limited") from None
-        except (OutreachRejected, ProspectNotFound) as rejected:
-            reason = str(rejected) if isinstance(rejected, OutreachRejected) else "prospect not found in Outreach"
+        except (OutreachRejected, ProspectNotFound, ListTruncated) as rejected:
+            # A list too long to read whole will be as long on the next try: a person must look (its text names
+            # only the resource). A prospect not found keeps its own fixed text.
+            reason = "prospect not found in Outreach" if isinstance(rejected, ProspectNotFound) else str(rejected)
             await self._dead_letter(reason)
             return {"status": "dead_lettered", "event_id": self.event_id, "reason": reason}
         except CallBusy:
@@ -150,7 +153,10 @@ class CallJob:
 
     def _logger(self, claim: CallClaim) -> CallLogger:
         if claim.locked:
-            self.tries = max(claim.attempts, 1)
+            # Attempts of THIS job: arq's try counts waits for another worker's lock (the ledger does not), and the
+            # ledger counts the call's earlier jobs (an operator's retry of a dead letter, a released parked event,
+            # which must start afresh, as arq's try does).
+            self.tries = max(min(claim.attempts, self.attempt), 1)
         return CallLogger(self.services, self.event_id, self._call(), self.attempt, self.queued_s)
 
     async def _read(self, body: bytes | None) -> dict[str, Any] | None:
@@ -379,7 +385,7 @@ class CallLogger:
         call = self.call
 
         async def created() -> int | None:
-            found = await api.call_id_by_vendor_id(rep, links.prospect_id, call.call_id)
+            found = await self._existing_call(rep, links.prospect_id)
             if found is not None:
                 await count(self.services.redis, "calls_recovered")
             return found

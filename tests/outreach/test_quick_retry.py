@@ -96,6 +96,23 @@ async def test_a_guarded_write_asks_before_writing_again() -> None:
     assert (writes, asked) == (["write", "write"], ["asked", "asked"])
 
 
+async def test_a_guarded_write_leaves_what_its_request_retried_to_the_job() -> None:
+    # The write's own request already had its quick tries for a 429 or a request never sent: no second window.
+    for error in (RateLimited(0.1), OutreachUnavailable("refused", sent=False)):
+        writes: list[str] = []
+
+        async def write(error: Exception = error) -> int:
+            writes.append("write")
+            raise error
+
+        async def done() -> int | None:
+            raise AssertionError("nothing was sent: nothing to ask about")
+
+        with pytest.raises(type(error)):
+            await retried(write, idempotent=False, done=done)
+        assert writes == ["write"]
+
+
 async def test_a_long_retry_after_is_left_to_the_job() -> None:
     tries: list[int] = []
 

@@ -250,6 +250,17 @@ async def test_waiting_for_a_dead_workers_lock_is_not_counted_as_attempts(svc: S
     assert (await svc.ops_api("GET", "/ops/api/dead-letters"))[1]["dead_letters"] == []
 
 
+async def test_a_call_sent_again_after_its_dead_letter_starts_its_attempts_afresh(svc: Service) -> None:
+    """An operator retries a dead letter that gave up after 12 attempts: its first failure backs off and lands,
+    it is not dead-lettered again at once (the ledger's count spans the call's earlier jobs)."""
+    await svc.connect()
+    await svc.redis.hset(keys.call_state("team_acme", "call_retried_by_ops"), "attempts", 12)
+    await svc.sandbox.fail_next("/api/v2/tasks/*", method="GET", status=502, count=4)  # past the quick retries
+    await svc.post_event(call_event("call_retried_by_ops"))
+    await _logged(svc, "call_retried_by_ops", timeout=15)
+    assert (await svc.ops_api("GET", "/ops/api/dead-letters"))[1]["dead_letters"] == []
+
+
 async def test_expired_token_is_refreshed_once_for_many_jobs(svc: Service) -> None:
     await svc.connect()
     mints_before = (await svc.sandbox.state())["token_mints"].get("1", 0)
