@@ -75,7 +75,6 @@ class CallClaim:
     async def record_call(self, outreach_call_id: int) -> None:
         """The Outreach call exists: remember its id at once (before anything else can fail)."""
         await self._ledger.record_call(self.ids[0], self.ids[1], outreach_call_id)
-        self.outreach_call_id = outreach_call_id
 
     async def complete(self, event_id: str) -> None:
         """Mark the call done, drop its event, count it and release the lock: one round trip."""
