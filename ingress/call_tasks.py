@@ -107,8 +107,4 @@ def _limit(raw: str | None) -> int | None:
 def _due_before(raw: str | None) -> datetime | None:
     if raw is None or raw == "":
         return datetime.now(UTC)
-    parsed = parse_time(raw.strip())
-    try:
-        return parsed.astimezone(UTC) if parsed else None
-    except OverflowError:  # e.g. 9999-12-31T23:00:00-05:00
-        return None
+    return parse_time(raw.strip())

@@ -149,10 +149,7 @@ def is_stale(parsed: ParsedDelivery, now: float) -> bool:
     if parsed.delivered_at is None:
         return False
     moment = parse_time(parsed.delivered_at)
-    try:
-        delivered = moment.timestamp() if moment is not None else None
-    except (OverflowError, ValueError):  # e.g. year 9999 with a negative offset
-        delivered = None
+    delivered = moment.timestamp() if moment is not None else None
     return delivered is None or not now - MAX_DELIVERY_AGE_SECONDS <= delivered <= now + MAX_CLOCK_SKEW_SECONDS
 
 

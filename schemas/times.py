@@ -6,14 +6,18 @@ from datetime import UTC, datetime
 
 
 def parse_time(value: object) -> datetime | None:
-    """An ISO 8601 date-time (`Z` or an offset; none means UTC), else None."""
+    """An ISO 8601 date-time (`Z` or an offset; none means UTC) as UTC, else None."""
     if not isinstance(value, str) or not value:
         return None
     try:
         parsed = datetime.fromisoformat(value)
     except ValueError:
         return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    aware = parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    try:
+        return aware.astimezone(UTC)
+    except OverflowError:  # e.g. 9999-12-31T23:00:00-05:00: no instant in datetime's range, so no date-time
+        return None
 
 
 def outreach_time(moment: datetime) -> str:

@@ -112,8 +112,8 @@ async def test_another_teams_rep_reads_nothing_of_this_team(svc: Service) -> Non
     assert (await svc.connection("team_acme", "ana@acme.com"))["status"] == "connected"
 
 
-@pytest.mark.parametrize("query", ["offset=²", "offset=١٢", "offset=9" * 40, "before=²-1", "before=1-²",
-                                   "q=%FF%FE", "reason=" + "x" * 5000])
+@pytest.mark.parametrize("query", ["offset=²", "offset=١٢", "offset=9" * 40, "offset=" + "9" * 5000, "before=²-1",
+                                   "before=1-²", "q=%FF%FE", "reason=" + "x" * 5000])
 async def test_odd_query_values_on_the_operator_api_never_get_a_5xx(svc: Service, query: str) -> None:
     for path in ("/ops/api/dead-letters", "/ops/api/parked", "/ops/api/flagged", "/ops/api/connections",
                  "/ops/api/retries", "/ops/api/audit", "/ops/api/search"):

@@ -94,6 +94,14 @@ def test_empty_attributes_no_op_update() -> None:
     assert (parsed.event, parsed.changed, parsed.related, parsed.updated_at) == ("prospect.updated", [], {}, None)
 
 
+def test_a_date_time_outside_datetimes_range_is_no_crash() -> None:
+    # Valid ISO 8601 whose UTC instant is past year 9999: read as no date-time, never an OverflowError (a 500).
+    for moment in ("9999-12-31T23:00:00-05:00", "0001-01-01T00:00:00+05:00"):
+        change = reduce({"data": {"type": "task", "id": 1, "attributes": {"state": "complete", "updatedAt": moment}},
+                         "meta": {"eventName": "task.updated", "deliveredAt": moment}})
+        assert change is not None and change.resource_id == 1
+
+
 def test_unknown_resource_and_action() -> None:
     parsed = parse_delivery({"data": {"type": "mailing", "id": 4, "attributes": {"bouncedAt": "x"}},
                              "meta": {"eventName": "mailing.bounced"}})

@@ -27,6 +27,12 @@ def test_one_instant_written_three_ways_normalizes_to_one_string() -> None:
     assert normalize_timestamp("yesterday") == "yesterday"
 
 
+def test_a_date_time_outside_datetimes_range_reads_as_none() -> None:
+    for moment in ("9999-12-31T23:00:00-05:00", "0001-01-01T00:00:00+05:00"):
+        assert parse_time(moment) is None
+        assert normalize_timestamp(moment) == moment and format_time(moment) == moment
+
+
 def test_parse_time() -> None:
     assert parse_time("2026-11-29T12:00:00Z") == datetime(2026, 11, 29, 12, tzinfo=UTC)
     assert parse_time("2026-11-29T12:00:00") == datetime(2026, 11, 29, 12, tzinfo=UTC)
