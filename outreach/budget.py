@@ -87,8 +87,11 @@ class RateBudget:
         window.held_until = max(window.held_until, time.time() + retry_after)
 
     def windows(self) -> dict[str, tuple[int | None, float, int | None]]:
-        """rep → (remaining, reset at, limit) as Outreach last reported them to this process."""
-        return {rep: (w.remaining, w.reset_at, w.limit) for rep, w in self._windows.items() if w.remaining is not None}
+        """rep → (remaining, reset at, limit) as Outreach last reported them to this process, for windows not yet
+        reset (a rep this process served an hour ago says nothing about now: /ops must not show it as current)."""
+        now = time.time()
+        return {rep: (w.remaining, w.reset_at, w.limit) for rep, w in self._windows.items()
+                if w.remaining is not None and not 0 < w.reset_at <= now}
 
     def snapshot(self, rep: str) -> tuple[int | None, float]:
         window = self._windows.get(rep, _Window())

@@ -84,3 +84,12 @@ async def test_a_429_with_the_hour_spent_still_waits_for_the_reset() -> None:
     with pytest.raises(RateLimited) as info:
         await budget.acquire("rep")
     assert info.value.retry_after > 500
+
+
+def test_only_windows_not_yet_reset_are_reported() -> None:
+    budget = RateBudget()
+    now = int(time.time())
+    budget.release("current", {"X-RateLimit-Remaining": "9", "X-RateLimit-Reset": str(now + 600),
+                               "X-RateLimit-Limit": "10000"})
+    budget.release("reset-long-ago", {"X-RateLimit-Remaining": "5", "X-RateLimit-Reset": str(now - 3600)})
+    assert budget.windows() == {"current": (9, now + 600, 10000)}
