@@ -19,7 +19,7 @@ from runtime.embedded_redis import free_port
 from sandbox.client import SandboxControl
 from schemas.events import CallCompletedEvent
 from store import keys
-from store.queue import EventQueue, stats
+from store.queue import EventQueue, JobWriter, stats
 
 
 class Stack:
@@ -129,7 +129,7 @@ class Stack:
         """Straight into the queue through store.queue.EventQueue.accept, with the same job arguments as ingress
         writes (ingress is measured elsewhere)."""
         assert self.redis is not None
-        queue = EventQueue(self.redis)
+        queue = EventQueue(self.redis, JobWriter(self.redis))
         calls = {}
         for e in batch:
             data = CallCompletedEvent.model_validate(e).data

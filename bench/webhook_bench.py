@@ -27,7 +27,7 @@ from schemas.outreach_webhooks import SUBSCRIBED_RESOURCES
 from store import keys
 from store.crypto import TokenCipher
 from store.outreach_changes import OutreachInbox
-from store.queue import stats
+from store.queue import JobWriter, stats
 from store.subscriptions import Subscription, SubscriptionStore
 from store.webhook_holders import HolderStore
 
@@ -216,7 +216,7 @@ class WebhookBench:
         assert stack is not None and stack.redis is not None
         before = len(await self.ours())
         started = time.monotonic()
-        await OutreachInbox(stack.redis).queue_subscription_sync(TEAM, "")
+        await OutreachInbox(stack.redis, JobWriter(stack.redis)).queue_subscription_sync(TEAM, "")
         after = await self.wait_webhooks(len(SUBSCRIBED_RESOURCES))
         took = time.monotonic() - started
         self.log(f"  webhooks: a repair run took the org from {before} to {after} subscriptions in {took:.1f} s")

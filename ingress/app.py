@@ -41,9 +41,9 @@ def create_app(settings: Settings) -> Starlette:
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Services]]:
         services = Services.open(settings)
-        services.flusher.start()
+        services.ops.flusher.start()
         with contextlib.suppress(RedisError, OSError):  # Redis down at start: /readyz says so, ingress answers 503
-            await services.dead_letters.ensure_indexed()
+            await services.stores.dead_letters.ensure_indexed()
         await warn_about_durability(services)
         try:
             yield {"services": services}

@@ -65,19 +65,19 @@ async def list_call_tasks(request: Request, team_id: str, rep_email: str) -> Res
                                                 "request's due_before, or leave it out")
         due_before = state.due_before
 
-    status = await services.connections.status(team_id, rep_email)
+    status = await services.stores.connections.status(team_id, rep_email)
     if status is ConnectionStatus.NOT_CONNECTED:
         raise not_connected()
     if status is ConnectionStatus.NEEDS_RECONNECT:
         raise needs_reconnect()
-    owner_id = await services.users.mapped_user_id(team_id, rep_email)
+    owner_id = await services.stores.users.mapped_user_id(team_id, rep_email)
     if owner_id is None:
         return error(409, "not_mapped", "the rep is not mapped to an Outreach user in this team (User Mapping)")
     if state is not None and state.owner_id != owner_id:
         return error(400, "invalid_cursor", "the rep's User Mapping changed since this cursor was issued; "
                                             "start again without a cursor")
 
-    rep = services.outreach.for_rep(team_id, rep_email)
+    rep = services.outreach.client.for_rep(team_id, rep_email)
     try:
         batch = await due_call_tasks(rep, owner_id, due_before, limit, state.position if state else None)
     except (OutreachError, *UNAVAILABLE):

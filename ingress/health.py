@@ -80,15 +80,16 @@ async def metrics(request: Request) -> Response:
     try:
         counters = await stats(services.redis)
         gauges = {
-            "queue_depth": await services.queue.depth(),
-            "dead_letters": await services.dead_letters.count(),
-            "flagged": await services.dead_letters.flag_count(),
-            "parked_reps": len(await services.parking.parked_reps()),
-            "retries_waiting": await services.retries.count(),
+            "queue_depth": await services.stores.queue.depth(),
+            "dead_letters": await services.stores.dead_letters.count(),
+            "flagged": await services.stores.dead_letters.flag_count(),
+            "parked_reps": len(await services.stores.parking.parked_reps()),
+            "retries_waiting": await services.ops.retries.count(),
             "redis_up": 1,
         }
-        ingest = await services.telemetry.ingest_totals()
-        histograms = {name: await services.telemetry.histogram(name) for name in (EVENT_TO_OUTREACH, OUTREACH_REQUEST)}
+        telemetry = services.ops.telemetry
+        ingest = await telemetry.ingest_totals()
+        histograms = {name: await telemetry.histogram(name) for name in (EVENT_TO_OUTREACH, OUTREACH_REQUEST)}
     except (RedisError, OSError):
         counters, gauges, ingest, histograms = {}, {"redis_up": 0}, {}, {}
     registry = CollectorRegistry()

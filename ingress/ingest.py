@@ -20,9 +20,9 @@ def counted(source: str, handler: Handler) -> Handler:
         try:
             response = await handler(request)
         except ApiError as refused:  # answered by the app's exception handlers (e.g. 413)
-            services.telemetry.count(f"ingest:{source}:{OUTCOMES.get(refused.status, 'other')}")
+            services.ops.telemetry.count(f"ingest:{source}:{OUTCOMES.get(refused.status, 'other')}")
             raise
-        services.telemetry.count(f"ingest:{source}:{OUTCOMES.get(response.status_code, 'other')}")
+        services.ops.telemetry.count(f"ingest:{source}:{OUTCOMES.get(response.status_code, 'other')}")
         return response
 
     return counting

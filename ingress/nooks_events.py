@@ -57,9 +57,9 @@ async def receive(request: Request) -> Response:
         return error(422, "invalid_event", "event does not match the schema", fields=fields(invalid))
     queued = envelope.type == CALL_COMPLETED
     try:
-        fresh = await services.queue.accept(event_id, body, queue=queued, call=call)
+        fresh = await services.stores.queue.accept(event_id, body, queue=queued, call=call)
         if fresh and not queued:
-            await services.queue.record_ignored(event_id, envelope.type)
+            await services.stores.queue.record_ignored(event_id, envelope.type)
     except NotReplicated as unconfirmed:
         # On the master, maybe not on a replica a failover would promote: the sender's retry is answered 200
         # (duplicate) if it was kept, 202 if it was lost with the master.
@@ -76,7 +76,7 @@ async def receive(request: Request) -> Response:
     if call is not None:
         # The first step of the event's story, and what indexes it for search (store/history.py).
         ids = EventIds(team_id=call[0], call_id=call[1], rep_email=call[2])
-        services.history.record(event_id, "received" if fresh else "redelivered", ids=ids)
+        services.ops.history.record(event_id, "received" if fresh else "redelivered", ids=ids)
     if not fresh:
         return JSON({"status": "duplicate", "event_id": event_id}, status_code=200)
     return JSON({"status": "queued" if queued else "ignored", "event_id": event_id}, status_code=202)

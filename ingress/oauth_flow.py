@@ -43,7 +43,7 @@ def _page(request: Request, status: int, title: str, message: str) -> Response:
 @nooks_api
 async def connect_link(request: Request, team_id: str, rep_email: str) -> Response:
     services: Services = request.state.services
-    nonce = await services.links.mint_link(team_id, rep_email)
+    nonce = await services.stores.links.mint_link(team_id, rep_email)
     expires = datetime.now(UTC) + timedelta(seconds=LINK_TTL_SECONDS)
     return JSON({"url": f"{services.settings.public_base_url}/v1/outreach/oauth/start?link={nonce}",
                  "expires_at": expires.strftime("%Y-%m-%dT%H:%M:%SZ")})
@@ -51,12 +51,12 @@ async def connect_link(request: Request, team_id: str, rep_email: str) -> Respon
 
 async def start(request: Request) -> Response:
     services: Services = request.state.services
-    binding = await services.links.use_link(request.query_params.get("link", ""))
+    binding = await services.stores.links.use_link(request.query_params.get("link", ""))
     if binding is None:
         return _page(request, 400, "This link is no longer valid",
                      "Connect links work once and for 10 minutes. Ask Nooks for a new one.")
     browser_secret = secrets.token_urlsafe(32)
-    state = await services.links.mint_state(*binding, browser_secret)
+    state = await services.stores.links.mint_state(*binding, browser_secret)
     answer = RedirectResponse(oauth.authorize_url(services.settings, state), status_code=302)
     # Lax: sent on Outreach's top-level redirect back to the callback, never on cross-site subrequests.
     answer.set_cookie(BROWSER_COOKIE, browser_secret, max_age=LINK_TTL_SECONDS, path=COOKIE_PATH, httponly=True,
@@ -68,7 +68,8 @@ async def callback(request: Request) -> Response:
     services: Services = request.state.services
     params = request.query_params
     try:
-        binding = await services.links.use_state(params.get("state", ""), request.cookies.get(BROWSER_COOKIE, ""))
+        binding = await services.stores.links.use_state(params.get("state", ""),
+                                                        request.cookies.get(BROWSER_COOKIE, ""))
     except WrongBrowser:
         return _page(request, 400, "Connection failed", "This sign-in was started in another browser. Open the "
                                                         "connect link from Nooks in this browser instead.")
@@ -91,12 +92,12 @@ async def callback(request: Request) -> Response:
     if isinstance(consent, Refusal):
         log.info("consent refused team=%s rep=%s reason=%s", team_id, rep_email, consent.reason)
         return _page(request, consent.status, consent.title, consent.message)
-    await services.connections.save_tokens(team_id, rep_email, tokens)
-    await services.users.replace_users(team_id, consent.users)
-    if await services.users.mapped_user_id(team_id, rep_email) is None:
+    await services.stores.connections.save_tokens(team_id, rep_email, tokens)
+    await services.stores.users.replace_users(team_id, consent.users)
+    if await services.stores.users.mapped_user_id(team_id, rep_email) is None:
         # Unmapped, the consent was accepted only because the token's user has the rep's email.
-        await services.users.map_rep(team_id, rep_email, consent.owner_id)
-    released = await services.parking.release(team_id, rep_email)
+        await services.stores.users.map_rep(team_id, rep_email, consent.owner_id)
+    released = await services.stores.parking.release(team_id, rep_email)
     await outreach_webhooks.subscribe_rep(services, team_id, rep_email)
     log.info("rep connected team=%s rep=%s user=%d released=%d", team_id, rep_email, consent.owner_id, released)
     return _page(request, 200, "Outreach connected", "Your Nooks calls will now be logged in Outreach.")
@@ -119,7 +120,7 @@ class Refusal:
 async def _confirm_owner(services: Services, team_id: str, rep_email: str, tokens: TokenSet) -> Consent | Refusal:
     """Which Outreach user granted `tokens`, and may this rep use them? Reads with the new tokens only (nothing
     stored yet); the rep's email must be that user's, or the rep's User Mapping must name that user."""
-    session = services.outreach.with_tokens(team_id, rep_email, tokens)
+    session = services.outreach.client.with_tokens(team_id, rep_email, tokens)
     try:
         owner_id = await token_owner(session, services.settings.webhook_target_url)
         users = await fetch_users(session)
@@ -131,7 +132,7 @@ async def _confirm_owner(services: Services, team_id: str, rep_email: str, token
     owner = next((user for user in users if user.id == owner_id), None)
     if owner is not None and owner.email == rep_email:
         return Consent(owner_id, users)
-    if await services.users.mapped_user_id(team_id, rep_email) == owner_id:
+    if await services.stores.users.mapped_user_id(team_id, rep_email) == owner_id:
         return Consent(owner_id, users)
     who = f"{owner.name} ({owner.email})" if owner is not None else f"Outreach user {owner_id}"
     return Refusal(400, "Signed in as someone else",

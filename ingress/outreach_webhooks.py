@@ -64,7 +64,7 @@ async def receive(request: Request) -> Response:
         return error(401, "unknown_webhook", "missing or malformed Outreach-Webhook-Id header")
     signature = request.headers.get("outreach-webhook-signature", "").strip().lower()
     try:
-        candidates = await services.subscriptions.candidates(webhook_id)
+        candidates = await services.stores.subscriptions.candidates(webhook_id)
     except RedisError:
         log.exception("subscription lookup failed webhook=%s", webhook_id)
         return error(503, "store_unavailable", "the delivery could not be stored; retry later")
@@ -90,7 +90,7 @@ async def receive(request: Request) -> Response:
                              event_id=event_id, received_at=int(time.time() * 1000))
     wanted = change is not None and change.resource in SUBSCRIBED_RESOURCES
     try:
-        fresh = await services.inbox.accept(sub.team_id, event_id,
+        fresh = await services.stores.inbox.accept(sub.team_id, event_id,
                                             change.model_dump(mode="json") if wanted and change else None,
                                             body_mac=signature)
         if fresh and not wanted:
@@ -126,7 +126,7 @@ async def subscribe_rep(services: Services, team_id: str, rep_email: str) -> Non
 
 async def _queue_sync(services: Services, team_id: str, rep_email: str) -> None:
     try:
-        await services.inbox.queue_subscription_sync(team_id, rep_email)
+        await services.stores.inbox.queue_subscription_sync(team_id, rep_email)
     except RedisError:
         log.warning("could not queue the webhook subscription job team=%s (the repair cron will)", team_id)
 
@@ -136,7 +136,7 @@ async def unsubscribe_rep(services: Services, team_id: str, rep_email: str) -> N
     this rep's token can still delete what it holds."""
     try:
         async with asyncio.timeout(MOVE_TIMEOUT_SECONDS):
-            report = await services.webhooks.release(team_id, rep_email, wait=LOCK_WAIT_SECONDS)
+            report = await services.outreach.webhooks.release(team_id, rep_email, wait=LOCK_WAIT_SECONDS)
         log.info("webhooks after disconnect team=%s rep=%s holder=%s retired=%s", team_id, rep_email,
                  report.holder, report.retired)
     except Exception as failed:  # a disconnect must always complete
@@ -144,14 +144,14 @@ async def unsubscribe_rep(services: Services, team_id: str, rep_email: str) -> N
                     type(failed).__name__)
         await _abandon(services, team_id, rep_email)
     try:
-        await services.inbox.forget_rep(team_id, rep_email)
+        await services.stores.inbox.forget_rep(team_id, rep_email)
     except RedisError:
         log.warning("could not forget reconciliation cursors team=%s rep=%s", team_id, rep_email)
 
 
 async def _abandon(services: Services, team_id: str, rep_email: str) -> None:
     try:
-        deleted = await services.webhooks.abandon(team_id, rep_email, UNSUBSCRIBE_TIMEOUT_SECONDS)
+        deleted = await services.outreach.webhooks.abandon(team_id, rep_email, UNSUBSCRIBE_TIMEOUT_SECONDS)
     except Exception as failed:
         log.warning("webhook unsubscribe failed team=%s rep=%s error=%s", team_id, rep_email,
                     type(failed).__name__)

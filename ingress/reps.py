@@ -20,13 +20,13 @@ async def connection(request: Request, team_id: str, rep_email: str) -> Response
     services: Services = request.state.services
     if request.method == "DELETE":
         await outreach_webhooks.unsubscribe_rep(services, team_id, rep_email)
-        await services.connections.delete(team_id, rep_email)
+        await services.stores.connections.delete(team_id, rep_email)
         return JSON({"status": ConnectionStatus.NOT_CONNECTED.value})
     view = ConnectionView(
-        status=await services.connections.status(team_id, rep_email),
-        outreach_user_id=await services.users.mapped_user_id(team_id, rep_email),
-        scopes=await services.connections.scopes(team_id, rep_email),
-        parked_events=await services.parking.count(team_id, rep_email),
+        status=await services.stores.connections.status(team_id, rep_email),
+        outreach_user_id=await services.stores.users.mapped_user_id(team_id, rep_email),
+        scopes=await services.stores.connections.scopes(team_id, rep_email),
+        parked_events=await services.stores.parking.count(team_id, rep_email),
     )
     return JSON(view.model_dump(mode="json"))
 
@@ -34,8 +34,8 @@ async def connection(request: Request, team_id: str, rep_email: str) -> Response
 @nooks_api
 async def list_mappings(request: Request, team_id: str, _: str) -> Response:
     services: Services = request.state.services
-    entries = await services.users.mappings(team_id)
-    users = await services.users.users(team_id)
+    entries = await services.stores.users.mappings(team_id)
+    users = await services.stores.users.users(team_id)
     return JSON({
         "mappings": [entry.model_dump(mode="json") for entry in entries],
         "outreach_users": [user.model_dump(mode="json") for user in sorted(users.values(), key=lambda u: u.id)],
@@ -53,14 +53,14 @@ async def put_mapping(request: Request, team_id: str, rep_email: str) -> Respons
     except ValidationError as invalid:
         return error(422, "invalid_mapping", 'expected {"outreach_user_id": <positive integer>}',
                      fields=fields(invalid))
-    known = await services.users.users(team_id)
+    known = await services.stores.users.users(team_id)
     if known and mapping.outreach_user_id not in known:
         return error(422, "unknown_outreach_user",
                      "no Outreach user with that id in this team (users sync when a rep connects)")
-    await services.users.map_rep(team_id, rep_email, mapping.outreach_user_id)
+    await services.stores.users.map_rep(team_id, rep_email, mapping.outreach_user_id)
     released = 0
-    if await services.connections.status(team_id, rep_email) is ConnectionStatus.CONNECTED:
-        released = await services.parking.release(team_id, rep_email)
+    if await services.stores.connections.status(team_id, rep_email) is ConnectionStatus.CONNECTED:
+        released = await services.stores.parking.release(team_id, rep_email)
     user = known.get(mapping.outreach_user_id)
     return JSON({"rep_email": rep_email, "outreach_user_id": mapping.outreach_user_id,
                  "email": user.email if user else None, "name": user.name if user else None,

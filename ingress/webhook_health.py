@@ -16,9 +16,9 @@ from schemas.outreach_webhooks import SUBSCRIBED_RESOURCES
 
 
 async def team_webhooks(services: Services) -> list[TeamWebhooks]:
-    store, holders = services.subscriptions, services.webhooks.holders
+    store, holders = services.stores.subscriptions, services.stores.holders
     members: dict[str, list[str]] = defaultdict(list)
-    for team_id, rep_email in await services.connections.connected_reps():
+    for team_id, rep_email in await services.stores.connections.connected_reps():
         members[team_id].append(rep_email)
     teams = []
     for team_id, reps in sorted(members.items()):
@@ -26,12 +26,12 @@ async def team_webhooks(services: Services) -> list[TeamWebhooks]:
         candidates = set(reps) | ({record.holder} if record.holder else set())
         sets = {rep: await store.webhook_ids(team_id, rep) for rep in candidates}
         held = sets.get(record.holder or "", {})
-        status = await services.connections.status(team_id, record.holder) if record.holder else None
+        status = await services.stores.connections.status(team_id, record.holder) if record.holder else None
         problems = []
         if record.holder is not None:
             if status is not ConnectionStatus.CONNECTED:
                 problems.append(f"holder {status.value if status else 'not_connected'}")
-            elif not has_scope(await services.connections.scopes(team_id, record.holder)):
+            elif not has_scope(await services.stores.connections.scopes(team_id, record.holder)):
                 problems.append("holder lacks webhooks.all")
         missing = [resource for resource in SUBSCRIBED_RESOURCES if resource not in held]
         if record.holder is not None and missing:

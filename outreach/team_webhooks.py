@@ -23,11 +23,13 @@ from redis.asyncio import Redis
 
 from outreach.client import OutreachClient
 from outreach.errors import NotConnected, OutreachError, OutreachRejected, ReconnectRequired
+from outreach.tokens import NeedsReconnectHook
 from outreach.webhooks import SetSync, SyncReport, delete_webhook, has_scope
 from schemas.connection import ConnectionStatus
 from store import keys
 from store.connections import ConnectionStore
 from store.locks import Lock
+from store.outreach_changes import OutreachInbox
 from store.queue import count
 from store.subscriptions import SubscriptionStore
 from store.users import UserDirectory
@@ -58,7 +60,7 @@ class TeamReport:
 
 
 class TeamSubscriptions:
-    def __init__(self, redis: Redis, client: OutreachClient, store: SubscriptionStore,
+    def __init__(self, redis: Redis, client: OutreachClient, store: SubscriptionStore, holders: HolderStore,
                  connections: ConnectionStore, users: UserDirectory, target_url: str,
                  *, lock_ms: int = TEAM_LOCK_MS) -> None:
         self._redis = redis
@@ -66,7 +68,7 @@ class TeamSubscriptions:
         self._store = store
         self._connections = connections
         self._users = users
-        self.holders = HolderStore(redis)
+        self.holders = holders
         self.sets = SetSync(client, store, target_url)
         self._lock_ms = lock_ms
 
@@ -188,6 +190,17 @@ class TeamSubscriptions:
                 log.warning("webhook deletion failed team=%s webhook=%s: %s", team_id, webhook_id, failed)
                 return 0
         return 0
+
+
+def hand_over_on_reconnect(holders: HolderStore, inbox: OutreachInbox) -> NeedsReconnectHook:
+    """What a rep's refused tokens mean for webhooks: if the rep holds its team's set, queue the set's move now
+    rather than wait for the next repair run."""
+
+    async def hand_over(team_id: str, rep_email: str) -> None:
+        if await holders.holder(team_id) == rep_email:
+            await inbox.queue_subscription_sync(team_id, "")
+
+    return hand_over
 
 
 def _choose(prefer: str | None, eligible: list[str], sets: dict[str, dict[str, str]]) -> str | None:

@@ -29,16 +29,20 @@ REFRESH_AHEAD_SECONDS = 300
 LOCK_TTL_MS = 30_000
 WAIT_FOR_PEER_SECONDS = 25.0
 
+# (team id, rep email) of a rep whose tokens Outreach refused.
+NeedsReconnectHook = Callable[[str, str], Awaitable[None]]
+
 
 class TokenManager:
     def __init__(self, redis: Redis, connections: ConnectionStore, session: aiohttp.ClientSession,
-                 settings: Settings) -> None:
+                 settings: Settings, *, on_needs_reconnect: NeedsReconnectHook | None = None) -> None:
         self._redis = redis
         self._connections = connections
         self._session = session
         self._settings = settings
-        # Told when a rep's tokens stop working (the team's webhook set may have to move: runtime/services.py).
-        self.on_needs_reconnect: Callable[[str, str], Awaitable[None]] | None = None
+        # Told when a rep's tokens stop working (the team's webhook set may have to move:
+        # outreach/team_webhooks.py `hand_over_on_reconnect`).
+        self._on_needs_reconnect = on_needs_reconnect
 
     async def access_token(self, team_id: str, rep_email: str, known: TokenSet | None = None) -> str:
         """A usable access token; `known` is the stored set when the caller has just read it."""
@@ -79,10 +83,10 @@ class TokenManager:
         await self._tell_needs_reconnect(team_id, rep_email)
 
     async def _tell_needs_reconnect(self, team_id: str, rep_email: str) -> None:
-        if self.on_needs_reconnect is None:
+        if self._on_needs_reconnect is None:
             return
         try:
-            await self.on_needs_reconnect(team_id, rep_email)
+            await self._on_needs_reconnect(team_id, rep_email)
         except Exception as failed:  # the caller's answer (reconnect required) matters more
             log.warning("needs-reconnect hook failed team=%s rep=%s error=%s", team_id, rep_email,
                         type(failed).__name__)

@@ -6,7 +6,7 @@ import sys
 from typing import Annotated
 
 from cryptography.fernet import Fernet
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 MIN_SECRET_LENGTH = 16  # tokens and signing secrets: guessing stays out of reach
@@ -48,6 +48,17 @@ class Settings(BaseSettings):
     # flight per web process (uvicorn answers 503 beyond).
     web_body_timeout: float = Field(default=10.0, gt=0)
     web_max_concurrency: int = Field(default=1000, ge=1)
+    # Concurrent sockets to Outreach per process (opened only as needed). A log_call job has up to 4 requests in
+    # flight at once, so a pool much smaller than the jobs in flight queues them for a socket (docs/tuning.md).
+    outreach_connections: int = Field(default=800, ge=1)
+
+    @field_validator("outreach_connections", mode="before")
+    @classmethod
+    def _empty_is_default(cls, value: object, info: ValidationInfo) -> object:
+        """A tuning variable set but empty (`OUTREACH_CONNECTIONS=`) means its default, as it always has."""
+        if isinstance(value, str) and not value.strip():
+            return cls.model_fields[info.field_name or ""].default
+        return value
 
     @field_validator("token_encryption_keys", mode="before")
     @classmethod

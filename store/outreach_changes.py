@@ -29,9 +29,9 @@ return 0
 
 
 class OutreachInbox:
-    def __init__(self, redis: Redis) -> None:
+    def __init__(self, redis: Redis, writer: JobWriter) -> None:
         self._redis = redis
-        self._jobs = JobWriter(redis)
+        self._jobs = writer
         self._claim = redis.register_script(_CLAIM)
 
     async def accept(self, team_id: str, event_id: str, change: dict[str, Any] | None, body_mac: str = "") -> bool:

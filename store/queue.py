@@ -114,9 +114,9 @@ class NotReplicated(RedisError):
 
 
 class EventQueue:
-    def __init__(self, redis: Redis, replicas: Replicas | None = None) -> None:
+    def __init__(self, redis: Redis, writer: JobWriter, replicas: Replicas | None = None) -> None:
         self._redis = redis
-        self._jobs = JobWriter(redis)
+        self._jobs = writer
         self._replicas = replicas
 
     async def accept(self, event_id: str, body: bytes, *, queue: bool = True,

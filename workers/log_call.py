@@ -105,7 +105,7 @@ class CallJob:
                 outcome = await self._log(ids)
             if outcome["status"] == "logged":
                 # From the event queued (ingress, or a release or an operator's retry) to its call in Outreach.
-                self.services.telemetry.observe(EVENT_TO_OUTREACH, self.queued_s + time.monotonic() - self.started)
+                self.services.ops.telemetry.observe(EVENT_TO_OUTREACH, self.queued_s + time.monotonic() - self.started)
             await self._left_retries()
             return outcome
         except (Park, ReconnectRequired, NotConnected) as blocked:
@@ -135,7 +135,7 @@ class CallJob:
             return await self._retry_or_give_up(f"internal error ({type(error).__name__})", None)
 
     async def _log(self, ids: tuple[str, str, str] | None) -> dict[str, Any]:
-        ledger = self.services.calls
+        ledger = self.services.stores.calls
         if ids is not None:  # the job names its call: claim it and read the event in one round trip
             async with ledger.claim(*ids, lock_ms=CALL_LOCK_MS, event_id=self.event_id) as claim:
                 outcome = await self._read(claim.event_body)
@@ -145,7 +145,7 @@ class CallJob:
                     return await self._logger(claim).run(claim)
             # A job not written by our ingress: trust the event, and claim its call instead.
         else:
-            outcome = await self._read(await self.services.queue.event_body(self.event_id))
+            outcome = await self._read(await self.services.stores.queue.event_body(self.event_id))
             if outcome is not None:
                 return outcome
         async with ledger.claim(*self._ids(), lock_ms=CALL_LOCK_MS) as claim:
@@ -163,7 +163,7 @@ class CallJob:
         """Parse the stored event into `self.call`; an outcome when there is nothing to log."""
         if body is None:
             log.info("gone event=%s (already logged, or removed by an operator)", self.event_id)
-            self.services.history.record(self.event_id, "gone", attempt=self.attempt)
+            self.services.ops.history.record(self.event_id, "gone", attempt=self.attempt)
             return {"status": "gone", "event_id": self.event_id}
         try:
             self.call = CallCompletedEvent.model_validate_json(body).data
@@ -186,14 +186,14 @@ class CallJob:
 
     async def _park(self, reason: str) -> dict[str, Any]:
         services, call = self.services, self._call()
-        await services.parking.park(call.team_id, call.rep_email, self.event_id, reason)
+        await services.stores.parking.park(call.team_id, call.rep_email, self.event_id, reason)
         await self._left_retries()
         log.info("parked event=%s reason=%s", self.event_id, reason)
-        services.history.record(self.event_id, "parked", ids=self._event_ids(), detail=reason, attempt=self.attempt)
-        services.telemetry.count("parked")
+        services.ops.history.record(self.event_id, "parked", ids=self._event_ids(), detail=reason, attempt=self.attempt)
+        services.ops.telemetry.count("parked")
         if await rep_is_ready(services, call.team_id, call.rep_email):
             # The rep connected (or was mapped) while we were deciding: release now, not at the next sweep.
-            await services.parking.release(call.team_id, call.rep_email)
+            await services.stores.parking.release(call.team_id, call.rep_email)
         return {"status": "parked", "event_id": self.event_id, "reason": reason}
 
     async def _retry_or_give_up(self, reason: str, hint: float | None) -> dict[str, Any]:
@@ -207,29 +207,29 @@ class CallJob:
     async def _scheduled(self, again: Retry, reason: str, step: str) -> Retry:
         """An attempt failed and `again` brings the next: shown on /ops (retries waiting) and in the story."""
         services = self.services
-        await services.retries.scheduled(self.event_id, self._event_ids(), self.tries, reason,
+        await services.ops.retries.scheduled(self.event_id, self._event_ids(), self.tries, reason,
                                          again.defer_score / 1000 if again.defer_score else 0.0)
-        services.history.record(self.event_id, step, ids=self._event_ids(), detail=reason, attempt=self.tries)
-        services.telemetry.count("retries")
+        services.ops.history.record(self.event_id, step, ids=self._event_ids(), detail=reason, attempt=self.tries)
+        services.ops.telemetry.count("retries")
         return again
 
     async def _left_retries(self) -> None:
         """Only a job that failed before (arq's try > 1) can have an entry among the retries waiting."""
         if self.attempt > 1:
-            await self.services.retries.cleared(self.event_id)
+            await self.services.ops.retries.cleared(self.event_id)
 
     async def _dead_letter(self, reason: str) -> None:
         call = self.call
         log.warning("dead-lettered event=%s reason=%s", self.event_id, reason)
-        await self.services.dead_letters.add(DeadLetter(
+        await self.services.stores.dead_letters.add(DeadLetter(
             event_id=self.event_id, call_id=call.call_id if call else None,
             rep_email=call.rep_email if call else None, team_id=call.team_id if call else None, reason=reason,
             attempts=self.tries, dead_at=_now(),
         ))
         await self._left_retries()
-        self.services.history.record(self.event_id, "dead_lettered", ids=self._event_ids(), detail=reason,
+        self.services.ops.history.record(self.event_id, "dead_lettered", ids=self._event_ids(), detail=reason,
                                      attempt=self.attempt)
-        self.services.telemetry.count("dead_lettered")
+        self.services.ops.telemetry.count("dead_lettered")
 
 
 def _now() -> int:
@@ -283,8 +283,9 @@ class CallLogger:
             raise Park(claim.status.value)
         if claim.outreach_user_id is None:
             raise Park("not_mapped")
-        tokens = self.services.connections.unseal(claim.sealed_tokens)
-        return self.services.outreach.for_rep(self.call.team_id, self.call.rep_email, tokens), claim.outreach_user_id
+        tokens = self.services.stores.connections.unseal(claim.sealed_tokens)
+        rep = self.services.outreach.client.for_rep(self.call.team_id, self.call.rep_email, tokens)
+        return rep, claim.outreach_user_id
 
     async def _resolve(self, rep: RepSession, user_id: int, *, look_for_written: bool
                        ) -> tuple[Links, bool, int | None]:
@@ -414,27 +415,27 @@ class CallLogger:
 
     async def _duplicate(self) -> dict[str, Any]:
         log.info("duplicate event=%s call=%s (the call is already logged)", self.event_id, self.call.call_id)
-        await self.services.queue.forget_event(self.event_id)
+        await self.services.stores.queue.forget_event(self.event_id)
         await count(self.services.redis, "calls_duplicate")
-        self.services.history.record(self.event_id, "duplicate", ids=event_ids(self.call), attempt=self.attempt)
+        self.services.ops.history.record(self.event_id, "duplicate", ids=event_ids(self.call), attempt=self.attempt)
         return {"status": "duplicate", "event_id": self.event_id}
 
     async def _finish(self, outreach_call_id: int) -> None:
         call, services = self.call, self.services
         if self.flags:
-            await services.dead_letters.flag(Flag(
+            await services.stores.dead_letters.flag(Flag(
                 event_id=self.event_id, call_id=call.call_id, team_id=call.team_id, rep_email=call.rep_email,
                 outreach_call_id=outreach_call_id, flags=self.flags, at=_now(),
             ))
         log.info("logged event=%s call=%s outreach_call=%s flags=%s attempt=%d queued=%.2fs", self.event_id,
                  call.call_id, outreach_call_id, ",".join(self.flags) or "-", self.attempt, self.queued_s)
         ids = event_ids(call)
-        services.history.record(self.event_id, "logged", ids=ids, attempt=self.attempt,
+        services.ops.history.record(self.event_id, "logged", ids=ids, attempt=self.attempt,
                                 outreach_call_id=outreach_call_id, detail=",".join(self.flags) or None)
         if self.task_completed:
-            services.history.record(self.event_id, "task_completed", ids=ids)
-        services.telemetry.count("calls_logged")
-        services.telemetry.call_logged(call.team_id, call.rep_email)
+            services.ops.history.record(self.event_id, "task_completed", ids=ids)
+        services.ops.telemetry.count("calls_logged")
+        services.ops.telemetry.call_logged(call.team_id, call.rep_email)
 
 
 async def _first_error(*steps: Any) -> list[Any]:

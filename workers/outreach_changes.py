@@ -75,10 +75,10 @@ async def _refresh_user(services: Services, change: ReducedChange, attempt: int)
     if change.action not in USER_EVENTS or change.resource_id is None:
         return {**result, "status": "ignored"}
     team_id, rep_email = change.team_id, change.rep_email
-    if await services.connections.status(team_id, rep_email) is not ConnectionStatus.CONNECTED:
+    if await services.stores.connections.status(team_id, rep_email) is not ConnectionStatus.CONNECTED:
         return {**result, "status": "rep_not_connected"}
     try:
-        user = await fetch_user(services.outreach.for_rep(team_id, rep_email), change.resource_id)
+        user = await fetch_user(services.outreach.client.for_rep(team_id, rep_email), change.resource_id)
     except RateLimited as limited:
         raise retry.after_rate_limit(limited) from None
     except OutreachUnavailable as unavailable:
@@ -91,7 +91,7 @@ async def _refresh_user(services: Services, change: ReducedChange, attempt: int)
         return {**result, "status": "failed", "reason": str(refused)}
     if user is None:
         return {**result, "status": "user_not_found"}
-    await services.users.upsert_user(team_id, user)
+    await services.stores.users.upsert_user(team_id, user)
     await count(services.redis, "outreach_users_refreshed")
     log.info("user refreshed team=%s user=%s", team_id, user.id)
     return {**result, "status": "user_refreshed"}
@@ -100,7 +100,7 @@ async def _refresh_user(services: Services, change: ReducedChange, attempt: int)
 class Notifier:
     def __init__(self, services: Services) -> None:
         self.services = services
-        self.inbox = services.inbox
+        self.inbox = services.stores.inbox
 
     async def notify(self, change: ReducedChange, job_id: str, attempt: int) -> dict[str, Any]:
         services, settings = self.services, self.services.settings
@@ -157,7 +157,7 @@ class Notifier:
         followed = FOLLOWED.get(change.resource)
         if not change.related and followed and change.resource_id is not None and change.action != "destroyed":
             try:
-                record = await api.get_one(self.services.outreach.for_rep(change.team_id, change.rep_email),
+                record = await api.get_one(self.services.outreach.client.for_rep(change.team_id, change.rep_email),
                                            followed.plural, change.resource_id)
             except OutreachError as failed:
                 log.info("related ids unavailable for %s %s: %s", change.resource, change.resource_id, failed)
@@ -173,7 +173,7 @@ class Notifier:
         owners = {change.related.get(name) for name in OWNER_RELATIONSHIPS} - {None}
         emails = set()
         if owners:
-            for entry in await self.services.users.mappings(change.team_id):
+            for entry in await self.services.stores.users.mappings(change.team_id):
                 if entry.outreach_user_id in owners:
                     emails.add(entry.rep_email)
         return sorted(emails or {change.rep_email})

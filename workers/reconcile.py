@@ -36,7 +36,7 @@ LOW_BUDGET = 1_000  # of 10,000 requests/hour: leave the rest to call logging
 CONCURRENT_REPS = 8
 LOCK_MS = 55_000
 def budget_low(services: Services, team_id: str, rep_email: str) -> bool:
-    remaining, reset_at = services.outreach.budget.snapshot(keys.rep_member(team_id, rep_email))
+    remaining, reset_at = services.outreach.client.budget.snapshot(keys.rep_member(team_id, rep_email))
     return remaining is not None and remaining < LOW_BUDGET and reset_at > time.time()
 
 
@@ -45,11 +45,11 @@ async def reconcile_changes(ctx: dict[str, Any], *, grace_seconds: float | None 
     settings = services.settings
     if not settings.notifications_enabled or settings.nooks_notify_url is None:
         return {"status": "notifications_off"}
-    if await services.inbox.is_gone(settings.nooks_notify_url):
+    if await services.stores.inbox.is_gone(settings.nooks_notify_url):
         return {"status": "notify_url_gone"}
     grace = GRACE_SECONDS if grace_seconds is None else grace_seconds
     gate = asyncio.Semaphore(CONCURRENT_REPS)
-    reps = await services.connections.connected_reps()
+    reps = await services.stores.connections.connected_reps()
 
     async def one(team_id: str, rep_email: str) -> int:
         async with gate:
@@ -60,7 +60,7 @@ async def reconcile_changes(ctx: dict[str, Any], *, grace_seconds: float | None 
 
 
 async def _reconcile_guarded(services: Services, team_id: str, rep_email: str, grace: float) -> int:
-    if await services.connections.status(team_id, rep_email) is not ConnectionStatus.CONNECTED:
+    if await services.stores.connections.status(team_id, rep_email) is not ConnectionStatus.CONNECTED:
         return 0
     if budget_low(services, team_id, rep_email):
         await count(services.redis, "reconcile_skipped_low_budget")
@@ -79,8 +79,8 @@ async def _reconcile_guarded(services: Services, team_id: str, rep_email: str, g
 
 async def reconcile_rep(services: Services, team_id: str, rep_email: str, *, grace: float) -> int:
     """Queue the changes since each cursor that nobody claimed; returns how many were queued."""
-    inbox = services.inbox
-    rep = services.outreach.for_rep(team_id, rep_email)
+    inbox = services.stores.inbox
+    rep = services.outreach.client.for_rep(team_id, rep_email)
     cursors = await inbox.cursors(team_id, rep_email)
     now = datetime.now(UTC)
     horizon = now - timedelta(seconds=grace)

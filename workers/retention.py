@@ -20,8 +20,8 @@ async def expire_retained(ctx: dict[str, Any]) -> dict[str, int]:
     """Cron (hourly)."""
     services: Services = ctx["services"]
     before = time.time() - services.settings.retention_days * DAY_SECONDS
-    dead, flags = await services.dead_letters.expire(before)
-    parked = await services.parking.expire(before)
+    dead, flags = await services.stores.dead_letters.expire(before)
+    parked = await services.stores.parking.expire(before)
     if dead or flags or parked:
         log.info("retention dropped dead_letters=%d parked=%d flags=%d", dead, parked, flags)
     return {"dead_letters": dead, "parked": parked, "flags": flags}

@@ -32,14 +32,14 @@ async def startup(ctx: dict[str, Any]) -> None:
         settings: Settings = ctx.get("settings") or load_settings()
         services = Services.open(settings)
         ctx["services"] = services
-        services.flusher.as_worker(ctx.get("jobs_in_flight") or (lambda: 0), lambda: _budgets(services))
-        services.flusher.start()
+        services.ops.flusher.as_worker(ctx.get("jobs_in_flight") or (lambda: 0), lambda: _budgets(services))
+        services.ops.flusher.start()
     for warning in await check_durability(ctx["services"].redis):
         log.warning("%s", warning)
 
 
 def _budgets(services: Services) -> dict[tuple[str, str], Budget]:
-    windows = services.outreach.budget.windows()
+    windows = services.outreach.client.budget.windows()
     return {keys.split_member(rep): Budget(remaining, reset_at, limit)
             for rep, (remaining, reset_at, limit) in windows.items()}
 

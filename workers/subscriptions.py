@@ -38,7 +38,7 @@ async def sync_subscriptions(ctx: dict[str, Any], team_id: str, rep_email: str) 
         raise retry.shortly(1, 3)
     try:
         async with _SYNC_GATE:
-            report = await services.webhooks.ensure(team_id, prefer=rep_email or None)
+            report = await services.outreach.webhooks.ensure(team_id, prefer=rep_email or None)
     except SubscriptionBusy:
         if retry.SUBSCRIPTION_SYNC.exhausted(attempt):
             return {"status": "busy"}
@@ -59,10 +59,10 @@ async def sync_subscriptions(ctx: dict[str, Any], team_id: str, rep_email: str) 
 async def repair_subscriptions(ctx: dict[str, Any]) -> dict[str, Any]:
     """Every team with a stored connection: one set, held by a usable rep, every subscription active."""
     services: Services = ctx["services"]
-    teams = services.webhooks
+    teams = services.outreach.webhooks
     gate = asyncio.Semaphore(CONCURRENT_TEAMS)
     members: dict[str, list[str]] = defaultdict(list)
-    for team_id, rep_email in await services.connections.connected_reps():
+    for team_id, rep_email in await services.stores.connections.connected_reps():
         members[team_id].append(rep_email)
 
     async def repair(team_id: str) -> int | None:

@@ -83,8 +83,8 @@ async def on_dead_letters(request: Request) -> Response:
 
 @operators_only
 async def retries(request: Request) -> Response:
-    services, offset = params.services(request), params.offset(request)
-    return _page("retries", await services.retries.page(offset, views.PAGE), await services.retries.count(), offset)
+    board, offset = params.services(request).ops.retries, params.offset(request)
+    return _page("retries", await board.page(offset, views.PAGE), await board.count(), offset)
 
 
 @operators_only
@@ -95,8 +95,8 @@ async def parked(request: Request) -> Response:
 @operators_only
 async def flagged(request: Request) -> Response:
     services, offset = params.services(request), params.offset(request)
-    flags = await services.dead_letters.flags(offset, views.PAGE)
-    return _page("flagged", flags, await services.dead_letters.flag_count(), offset)
+    flags = await services.stores.dead_letters.flags(offset, views.PAGE)
+    return _page("flagged", flags, await services.stores.dead_letters.flag_count(), offset)
 
 
 @operators_only
@@ -119,13 +119,13 @@ async def ingest(request: Request) -> Response:
 @operators_only
 async def search(request: Request) -> Response:
     query = request.query_params.get("q", "")
-    stories = await params.services(request).history.search(query)
+    stories = await params.services(request).ops.history.search(query)
     return JSON({"query": query, "events": [story.model_dump(mode="json") for story in stories]})
 
 
 @operators_only
 async def event(request: Request) -> Response:
-    stories = await params.services(request).history.stories([request.path_params["event_id"]])
+    stories = await params.services(request).ops.history.stories([request.path_params["event_id"]])
     if not stories:
         return error(404, "not_found", "no story for that event id (kept 7 days)")
     return JSON(stories[0].model_dump(mode="json"))
@@ -136,7 +136,7 @@ async def audit(request: Request) -> Response:
     before = request.query_params.get("before")
     if before is not None and not _stream_id(before):
         return error(422, "invalid_cursor", "before is the id of an audit entry")
-    entries = await params.services(request).audit.page(before, views.PAGE)
+    entries = await params.services(request).ops.audit.page(before, views.PAGE)
     return JSON({"audit": [entry.model_dump(mode="json") for entry in entries],
                  "next_before": entries[-1].id if len(entries) == views.PAGE else None})
 

@@ -92,7 +92,7 @@ async def dashboard(request: Request) -> Response:
                                         title="per hour, last day", time_format="%H:00"),
         "minute_legend": charts.legend(views.CHART_SERIES, minute_totals),
         "hour_legend": charts.legend(views.CHART_SERIES, hour_totals),
-        "retries": await services.retries.page(params.offset(request, "rt"), views.PAGE),
+        "retries": await services.ops.retries.page(params.offset(request, "rt"), views.PAGE),
         "rt_offset": params.offset(request, "rt"),
         "dead_letters": letters,
         "dl_offset": dl_offset,
@@ -100,7 +100,7 @@ async def dashboard(request: Request) -> Response:
         "filter": which,
         "filter_body": which.model_dump_json(exclude_none=True),
         "parked": await views.parked(services, params.offset(request, "pk")),
-        "flags": await services.dead_letters.flags(params.offset(request, "fl"), views.PAGE),
+        "flags": await services.stores.dead_letters.flags(params.offset(request, "fl"), views.PAGE),
         "fl_offset": params.offset(request, "fl"),
         "pk_offset": params.offset(request, "pk"),
         "cn_offset": params.offset(request, "cn"),
@@ -111,7 +111,7 @@ async def dashboard(request: Request) -> Response:
                           for source, figures in ingest["sources"].items()},
         "ingest_legends": {source: charts.legend(views.INGEST_OUTCOMES, figures["last_hour"])
                            for source, figures in ingest["sources"].items()},
-        "audit": await services.audit.page(None, 20),
+        "audit": await services.ops.audit.page(None, 20),
         "page_size": views.PAGE,
         "query": request.query_params,
         "now": datetime.now(UTC).timestamp(),
@@ -122,14 +122,14 @@ async def dashboard(request: Request) -> Response:
 @operators_only
 async def search(request: Request) -> Response:
     query = request.query_params.get("q", "").strip()
-    stories = await params.services(request).history.search(query) if query else []
+    stories = await params.services(request).ops.history.search(query) if query else []
     return _page(request, "search.html", {"q": query, "stories": stories})
 
 
 @operators_only
 async def event(request: Request) -> Response:
     event_id = request.path_params["event_id"]
-    stories = await params.services(request).history.stories([event_id])
-    letter = await params.services(request).dead_letters.get(event_id)
+    stories = await params.services(request).ops.history.stories([event_id])
+    letter = await params.services(request).stores.dead_letters.get(event_id)
     return _page(request, "event.html", {"event_id": event_id, "story": stories[0] if stories else None,
                                          "letter": letter}, )

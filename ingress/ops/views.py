@@ -56,7 +56,7 @@ async def workers(services: Services) -> list[dict[str, Any]]:
     now = time.time()
     return [{"worker_id": beat.worker_id, "heartbeat_age_seconds": round(now - beat.last_beat, 1),
              "alive": now - beat.last_beat < HEARTBEAT_TTL_SECONDS, "in_flight": beat.in_flight}
-            for beat in await services.heartbeats.workers()]
+            for beat in await services.ops.heartbeats.workers()]
 
 
 async def redis_figures(services: Services) -> dict[str, Any]:
@@ -65,8 +65,8 @@ async def redis_figures(services: Services) -> dict[str, Any]:
 
 
 async def charts(services: Services) -> dict[str, Any]:
-    minutes = await services.telemetry.minutes(60)
-    hours = await services.telemetry.hours(24)
+    minutes = await services.ops.telemetry.minutes(60)
+    hours = await services.ops.telemetry.hours(24)
     return {
         "per_minute": [{"at": minute * 60, **{s: values.get(s, 0) for s in CHART_SERIES}}
                        for minute, values in minutes],
@@ -82,20 +82,20 @@ def _latency(minutes: list[tuple[int, dict[str, int]]]) -> dict[str, Any]:
 
 
 async def overview(services: Services) -> dict[str, Any]:
-    parked_reps = await services.parking.parked_reps()
+    parked_reps = await services.stores.parking.parked_reps()
     workers_seen = await workers(services)
     queue = await queue_figures(services)
     return {
         # The first five keep the shape of the earlier summary.
         "queue_depth": queue["depth"],
-        "dead_letters": await services.dead_letters.count(),
-        "parked": await services.parking.total(parked_reps),
-        "flagged": await services.dead_letters.flag_count(),
+        "dead_letters": await services.stores.dead_letters.count(),
+        "parked": await services.stores.parking.total(parked_reps),
+        "flagged": await services.stores.dead_letters.flag_count(),
         "counters": await stats(services.redis),
         "queue": {**queue, "in_flight": sum(w["in_flight"] for w in workers_seen if w["alive"])},
-        "retries_waiting": await services.retries.count(),
+        "retries_waiting": await services.ops.retries.count(),
         "parked_reps": len(parked_reps),
-        "paused_reps": len(await services.pauses.paused()),
+        "paused_reps": len(await services.stores.pauses.paused()),
         "workers": workers_seen,
         "redis": await redis_figures(services),
         **await charts(services),
@@ -105,16 +105,16 @@ async def overview(services: Services) -> dict[str, Any]:
 async def dead_letters(services: Services, which: DeadLetterFilter, offset: int) -> tuple[list[DeadLetter], int]:
     """A page of dead letters (newest first) and how many the filter takes."""
     if which.described() == "all":
-        return await services.dead_letters.page(offset, PAGE), await services.dead_letters.count()
+        return await services.stores.dead_letters.page(offset, PAGE), await services.stores.dead_letters.count()
     # A filtered view reads the index in batches: fine for an operator's occasional look.
-    matching = [letter async for letter in services.dead_letters.matching(which)]
+    matching = [letter async for letter in services.stores.dead_letters.matching(which)]
     return matching[offset:offset + PAGE], len(matching)
 
 
 async def parked(services: Services, offset: int = 0) -> dict[str, Any]:
-    reps = await services.parking.parked_reps()
-    paused = await services.pauses.paused()
-    groups = await services.parking.groups(reps[offset:offset + PAGE])
+    reps = await services.stores.parking.parked_reps()
+    paused = await services.stores.pauses.paused()
+    groups = await services.stores.parking.groups(reps[offset:offset + PAGE])
     for group in groups:
         group.paused = (group.team_id, group.rep_email) in paused
     events = [{"event_id": event_id, "team_id": g.team_id, "rep_email": g.rep_email,
@@ -129,7 +129,7 @@ async def parked(services: Services, offset: int = 0) -> dict[str, Any]:
 async def connections(services: Services, offset: int = 0) -> dict[str, Any]:
     """Each rep's connection: status, token expiry, rate budget, last call logged, and how far behind their
     reconciliation cursor is; and each team's webhook subscriptions (its holder and the health of its one set)."""
-    reps = await services.connections.connected_reps()
+    reps = await services.stores.connections.connected_reps()
     page = reps[offset:offset + PAGE]
     async with services.redis.pipeline(transaction=False) as pipe:
         for team_id, rep_email in page:
@@ -137,9 +137,9 @@ async def connections(services: Services, offset: int = 0) -> dict[str, Any]:
             pipe.hgetall(keys.reconcile_cursor(team_id, rep_email))
             pipe.hlen(keys.parked(team_id, rep_email))
         replies = await pipe.execute()
-    budgets = await services.heartbeats.budgets(page)
-    last_calls = await services.telemetry.last_calls([keys.rep_member(t, r) for t, r in page])
-    paused = await services.pauses.paused()
+    budgets = await services.ops.heartbeats.budgets(page)
+    last_calls = await services.ops.telemetry.last_calls([keys.rep_member(t, r) for t, r in page])
+    paused = await services.stores.pauses.paused()
     now = time.time()
     rows = []
     for index, (team_id, rep_email) in enumerate(page):
@@ -183,8 +183,8 @@ def _parse_time(value: str) -> float | None:
 
 async def ingest(services: Services) -> dict[str, Any]:
     """Per source and outcome: counts per minute over the last hour, and totals since the start."""
-    minutes = await services.telemetry.minutes(60)
-    totals = await services.telemetry.ingest_totals()
+    minutes = await services.ops.telemetry.minutes(60)
+    totals = await services.ops.telemetry.ingest_totals()
     sources = {}
     for source in INGEST_SOURCES:
         sources[source] = {

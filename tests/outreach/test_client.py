@@ -11,7 +11,7 @@ from tests.support.service import Service
 
 
 async def test_reads_follow_pagination(svc: Service, services: Services) -> None:
-    rep = services.outreach.for_rep("team_acme", "ana@acme.com")
+    rep = services.outreach.client.for_rep("team_acme", "ana@acme.com")
     ids = [t.id async for t in api.iterate(rep, "tasks", {"page[size]": 7, "filter[owner][id]": 1})]
     assert len(ids) == len(set(ids)) > 7
     pages = [r for r in await svc.sandbox.requests("/api/v2/tasks") if r["method"] == "GET"]
@@ -22,7 +22,7 @@ async def test_a_list_longer_than_the_page_limit_is_an_error_not_a_quiet_end(ser
     """Ana has over 60 tasks: one per page is more pages than a read may take. A caller must not act on part of
     a list as if it were the whole; only a partial read (resuming from its own cursor, or best effort) may stop
     there."""
-    rep = services.outreach.for_rep("team_acme", "ana@acme.com")
+    rep = services.outreach.client.for_rep("team_acme", "ana@acme.com")
     params = {"page[size]": 1, "filter[owner][id]": 1}
     with pytest.raises(ListTruncated):
         [t.id async for t in api.iterate(rep, "tasks", params)]
@@ -32,12 +32,12 @@ async def test_a_list_longer_than_the_page_limit_is_an_error_not_a_quiet_end(ser
 
 
 async def test_not_found_is_none(services: Services) -> None:
-    rep = services.outreach.for_rep("team_acme", "ana@acme.com")
+    rep = services.outreach.client.for_rep("team_acme", "ana@acme.com")
     assert await api.get_one(rep, "prospects", 99999999) is None
 
 
 async def test_validation_error_message_holds_no_detail(services: Services) -> None:
-    rep = services.outreach.for_rep("team_acme", "ana@acme.com")
+    rep = services.outreach.client.for_rep("team_acme", "ana@acme.com")
     # A request Outreach's contract allows, refused for its data (no prospect 95): the detail quotes the id.
     with pytest.raises(OutreachRejected) as info:
         await api.create_call(rep, {"note": "secret note"}, {"prospect": {"data": {"type": "prospect", "id": 95}}})
@@ -47,7 +47,7 @@ async def test_validation_error_message_holds_no_detail(services: Services) -> N
 
 
 async def test_5xx_dropped_connection_and_429(svc: Service, services: Services) -> None:
-    rep = services.outreach.for_rep("team_acme", "ana@acme.com")
+    rep = services.outreach.client.for_rep("team_acme", "ana@acme.com")
     await svc.sandbox.fail_next("/api/v2/calls", method="POST", status=502)
     with pytest.raises(OutreachUnavailable):
         await api.create_call(rep, {}, {})
@@ -62,7 +62,7 @@ async def test_5xx_dropped_connection_and_429(svc: Service, services: Services) 
 
 async def test_expired_token_is_refreshed_and_revoked_access_asks_for_reconnect(
         svc: Service, services: Services) -> None:
-    rep = services.outreach.for_rep("team_acme", "ana@acme.com")
+    rep = services.outreach.client.for_rep("team_acme", "ana@acme.com")
     await svc.sandbox.expire_tokens("ana@acme.com")
     assert await api.get_one(rep, "prospects", 3456) is not None
     await svc.sandbox.revoke_tokens("ana@acme.com")

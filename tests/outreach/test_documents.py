@@ -54,7 +54,7 @@ async def rep(request: pytest.FixtureRequest, settings: Settings) -> AsyncIterat
     services = Services.open(settings.model_copy(update={"outreach_api_url": f"http://127.0.0.1:{port}/api/v2"}))
     tokens = TokenSet(access_token="a" * 40, refresh_token="r" * 40, expires_at=time.time() + 3600)
     try:
-        yield services.outreach.with_tokens("team_acme", "ana@acme.com", tokens)
+        yield services.outreach.client.with_tokens("team_acme", "ana@acme.com", tokens)
     finally:
         await services.close()
         await runner.cleanup()

@@ -19,7 +19,7 @@ async def _sent(svc: Service, method: str, path: str) -> int:
 
 
 async def test_a_read_is_retried_through_5xx_and_a_dropped_connection(svc: Service, services: Services) -> None:
-    rep = services.outreach.for_rep("team_acme", "ana@acme.com")
+    rep = services.outreach.client.for_rep("team_acme", "ana@acme.com")
     await svc.sandbox.clear_requests()
     await svc.sandbox.fail_next("/api/v2/prospects/3456", status=502)
     await svc.sandbox.fail_next("/api/v2/prospects/3456", drop=True)
@@ -30,7 +30,7 @@ async def test_a_read_is_retried_through_5xx_and_a_dropped_connection(svc: Servi
 
 
 async def test_a_read_failing_past_the_window_gives_up(svc: Service, services: Services) -> None:
-    rep = services.outreach.for_rep("team_acme", "ana@acme.com")
+    rep = services.outreach.client.for_rep("team_acme", "ana@acme.com")
     await svc.sandbox.clear_requests()
     await svc.sandbox.fail_next("/api/v2/prospects/3456", status=503, count=10)
     with pytest.raises(OutreachUnavailable):
@@ -39,7 +39,7 @@ async def test_a_read_failing_past_the_window_gives_up(svc: Service, services: S
 
 
 async def test_a_429_waits_its_retry_after_then_tries_again(svc: Service, services: Services) -> None:
-    rep = services.outreach.for_rep("team_acme", "ana@acme.com")
+    rep = services.outreach.client.for_rep("team_acme", "ana@acme.com")
     await svc.sandbox.fail_next("/api/v2/prospects/3456", status=429, retry_after=1)
     started = time.monotonic()
     assert await api.get_one(rep, "prospects", 3456) is not None
@@ -47,7 +47,7 @@ async def test_a_429_waits_its_retry_after_then_tries_again(svc: Service, servic
 
 
 async def test_a_write_that_may_have_been_done_is_not_sent_again(svc: Service, services: Services) -> None:
-    rep = services.outreach.for_rep("team_acme", "ana@acme.com")
+    rep = services.outreach.client.for_rep("team_acme", "ana@acme.com")
     await svc.sandbox.clear_requests()
     await svc.sandbox.fail_next("/api/v2/calls", method="POST", status=502)
     with pytest.raises(OutreachUnavailable):
@@ -61,7 +61,7 @@ async def test_a_write_that_never_left_is_sent_again(svc: Service) -> None:
     services = Services.open(svc.settings.model_copy(update={"outreach_api_url": f"http://127.0.0.1:{port}/api/v2"}))
     try:
         await svc.connect()
-        rep = services.outreach.for_rep("team_acme", "ana@acme.com")
+        rep = services.outreach.client.for_rep("team_acme", "ana@acme.com")
         started = time.monotonic()
         with pytest.raises(OutreachUnavailable) as info:
             await rep.post("/calls", body={})

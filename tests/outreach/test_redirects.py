@@ -62,7 +62,7 @@ async def redirector() -> AsyncIterator[Redirector]:
 async def test_api_requests_do_not_follow_redirects(settings: Settings, redirector: Redirector) -> None:
     services = Services.open(settings.model_copy(update={"outreach_api_url": f"{redirector.url}/api/v2"}))
     tokens = TokenSet(access_token="secret-access-token", refresh_token="r", expires_at=time.time() + 3600)
-    rep = services.outreach.with_tokens("team_acme", "ana@acme.com", tokens)
+    rep = services.outreach.client.with_tokens("team_acme", "ana@acme.com", tokens)
     try:
         with pytest.raises(OutreachUnavailable):
             await api.create_call(rep, {"note": "Wants pricing for 40 seats"}, {})

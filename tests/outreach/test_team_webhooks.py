@@ -121,10 +121,11 @@ async def test_concurrent_syncs_from_many_processes_elect_one_holder(svc: Servic
     instances = [Services.open(svc.settings) for _ in range(8)]
     try:
         async def sync(index: int, services: Services) -> str:
-            teams = services.webhooks
+            teams = services.outreach.webhooks
             if index % 2:
-                teams = TeamSubscriptions(services.redis, services.outreach, store_of(svc), services.connections,
-                                          services.users, svc.settings.webhook_target_url, lock_ms=1)
+                teams = TeamSubscriptions(services.redis, services.outreach.client, store_of(svc),
+                                          services.stores.holders, services.stores.connections,
+                                          services.stores.users, svc.settings.webhook_target_url, lock_ms=1)
             for _ in range(40):
                 try:
                     await teams.ensure(TEAM, prefer=REPS[index % len(REPS)])
@@ -139,7 +140,7 @@ async def test_concurrent_syncs_from_many_processes_elect_one_holder(svc: Servic
             await services.close()
     assert "synced" in outcomes
     async with services_for(svc) as ctx:  # whatever a lost race left behind, the next check is clean
-        await ctx["services"].webhooks.ensure(TEAM)
+        await ctx["services"].outreach.webhooks.ensure(TEAM)
     await _one_set(svc)
 
 
@@ -194,7 +195,7 @@ async def test_a_holder_needing_reconnect_hands_the_set_over_on_repair(svc: Serv
     _, old_set = await _one_set(svc)
     async with services_for(svc) as ctx:
         services: Services = ctx["services"]
-        await services.connections.mark_needs_reconnect(TEAM, "ana@acme.com")
+        await services.stores.connections.mark_needs_reconnect(TEAM, "ana@acme.com")
         result = await repair_subscriptions(ctx)
     assert result["failed"] == 0
     holder, new_set = await _one_set(svc)
@@ -268,7 +269,7 @@ async def test_per_rep_sets_of_an_older_version_become_one_on_repair(svc: Servic
         await svc.sandbox.delete("webhook", int(hook["id"]))
     async with services_for(svc) as ctx:
         services: Services = ctx["services"]
-        legacy = SetSync(services.outreach, store_of(svc), svc.settings.webhook_target_url)
+        legacy = SetSync(services.outreach.client, store_of(svc), svc.settings.webhook_target_url)
         for rep in REPS[:3]:
             await legacy.sync(TEAM, rep, set())
         assert len(await _ours(svc)) == 15 and len(await _stored_sets(svc)) == 3

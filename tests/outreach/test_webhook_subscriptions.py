@@ -75,7 +75,7 @@ async def test_a_sync_keeps_only_its_teams_webhooks(svc: Service) -> None:
     assert len(_ours(svc, await sandbox_webhooks(svc))) == 7
     async with services_for(svc) as ctx:
         services = ctx["services"]
-        rep = services.outreach.for_rep(TEAM, REP)
+        rep = services.outreach.client.for_rep(TEAM, REP)
         ids = {sub.webhook_id for sub in ana.values()}
         kept = await team_webhooks(rep, svc.settings.webhook_target_url, ids, {1})
         assert {str(h.id) for h in kept} == ids | {str(orphan["id"])}  # user 3 is no rep of this team

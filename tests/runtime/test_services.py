@@ -12,13 +12,16 @@ from workers.settings import shutdown, startup
 
 async def test_each_object_is_built_once_and_shared(settings: Settings) -> None:
     services = Services.open(settings)
+    stores, outreach, ops = services.stores, services.outreach, services.ops
     try:
-        assert services.webhooks._store is services.subscriptions
-        assert services.webhooks._client is services.outreach
-        assert services.subscriptions._cipher is services.connections._cipher  # one cipher for every secret
-        assert services.tokens._connections is services.connections
-        assert services.parking._queue is services.queue and services.dead_letters._queue is services.queue
-        assert services.outreach.session is services.http and services.outreach.tokens is services.tokens
+        assert outreach.webhooks._store is stores.subscriptions and outreach.webhooks.holders is stores.holders
+        assert outreach.webhooks._client is outreach.client
+        assert stores.subscriptions._cipher is stores.connections._cipher  # one cipher for every secret
+        assert outreach.tokens._connections is stores.connections
+        assert stores.parking._queue is stores.queue and stores.dead_letters._queue is stores.queue
+        assert stores.queue._jobs is stores.inbox._jobs  # one job writer
+        assert outreach.client.session is services.http and outreach.client.tokens is outreach.tokens
+        assert outreach.client.telemetry is ops.telemetry and stores.parking._history is ops.history
     finally:
         await services.close()
 

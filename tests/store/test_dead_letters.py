@@ -7,7 +7,7 @@ from redis.asyncio import Redis
 from schemas.ops import DeadLetter, DeadLetterFilter, Flag
 from store import keys
 from store.dead_letters import DeadLetters
-from store.queue import EventQueue
+from store.queue import EventQueue, JobWriter
 
 
 def letter(index: int, *, reason: str = "prospect not found in Outreach", rep: str = "ana@acme.com") -> DeadLetter:
@@ -16,7 +16,7 @@ def letter(index: int, *, reason: str = "prospect not found in Outreach", rep: s
 
 
 async def test_pages_are_newest_first_and_filters_match_every_given_field(redis: Redis) -> None:
-    letters = DeadLetters(redis, EventQueue(redis))
+    letters = DeadLetters(redis, EventQueue(redis, JobWriter(redis)))
     for index in range(5):
         rep = "ben@acme.com" if index == 3 else "ana@acme.com"
         await letters.add(letter(index, reason="a" if index % 2 else "b", rep=rep))
@@ -30,7 +30,7 @@ async def test_pages_are_newest_first_and_filters_match_every_given_field(redis:
 
 
 async def test_retry_and_discard_take_the_letter_out_of_its_index(redis: Redis) -> None:
-    letters = DeadLetters(redis, EventQueue(redis))
+    letters = DeadLetters(redis, EventQueue(redis, JobWriter(redis)))
     for index in range(2):
         await redis.set(keys.event(f"evt_{index}"), b"{}")
         await letters.add(letter(index))
@@ -40,7 +40,7 @@ async def test_retry_and_discard_take_the_letter_out_of_its_index(redis: Redis) 
 
 
 async def test_letters_stored_before_the_index_existed_are_indexed_once(redis: Redis) -> None:
-    letters = DeadLetters(redis, EventQueue(redis))
+    letters = DeadLetters(redis, EventQueue(redis, JobWriter(redis)))
     old = letter(7).model_copy(update={"event_id": "evt_old"})
     await redis.hset(keys.DEAD_LETTERS, "evt_old", old.model_dump_json())
     flag = Flag(event_id="evt_f", call_id="c", team_id="t", rep_email="r@x.io", outreach_call_id=1, flags=["x"], at=5)

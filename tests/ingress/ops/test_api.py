@@ -7,7 +7,7 @@ from typing import Any
 
 from schemas.ops import DeadLetter
 from store.dead_letters import DeadLetters
-from store.queue import EventQueue
+from store.queue import EventQueue, JobWriter
 from tests.support.nooks import call_event
 from tests.support.service import Service, eventually
 
@@ -164,7 +164,7 @@ async def _empty(probe: Any) -> bool:
 
 
 async def test_lists_come_a_page_at_a_time(svc: Service) -> None:
-    letters = DeadLetters(svc.redis, EventQueue(svc.redis))
+    letters = DeadLetters(svc.redis, EventQueue(svc.redis, JobWriter(svc.redis)))
     for index in range(55):
         await letters.add(DeadLetter(event_id=f"evt_{index:03d}", call_id=None, rep_email=None, team_id=None,
                                      reason="r", attempts=1, dead_at=1_700_000_000 + index))
