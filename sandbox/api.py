@@ -1,4 +1,5 @@
-"""The /api/v2 routes: collections, members, `POST /calls`, webhooks and task actions."""
+"""The /api/v2 routes: collections, members, `POST /calls`, `/tasks`, `/sequenceStates`, webhooks, and the member
+actions of tasks and sequence states."""
 
 from __future__ import annotations
 
@@ -9,13 +10,14 @@ from starlette.responses import Response
 from starlette.routing import Route, Router
 from starlette.types import Receive, Scope, Send
 
-from . import calls, conformance, core, documents, query, tasks
+from . import calls, conformance, core, documents, query, sequence_states, tasks
 from .jsonapi import ApiError, JsonApiResponse, included, not_found, resource, validation
 from .schema import BY_PLURAL, ResourceType
 from .state import StoreError
 
 _METHODS = ["GET", "POST", "PATCH", "PUT", "DELETE"]
 _ACTION_PARAM = "actionParams["
+_CALLS_OPT_STATUS = ("opted_in", "opted_out", None)  # `prospect.callsOptStatus`'s description lists these
 
 
 def _base(request: Request) -> str:
@@ -76,19 +78,23 @@ async def member(request: Request) -> Response:
             _check_webhook(attrs, creating=False)
             attrs.update(disabledReason=None, disabledSince=None)  # any update clears the disabled state
             rels["updater"] = request.scope["sandbox.user_id"]
+        if rt.name == "prospect" and attrs.get("callsOptStatus", None) not in _CALLS_OPT_STATUS:
+            raise validation("callsOptStatus must be opted_in, opted_out or null.", "/data/attributes/callsOptStatus")
         sb.store.update(rt.name, id_, attrs, rels)
         return JsonApiResponse({"data": resource(sb.store, record, _base(request))})
     raise _not_allowed(request)
 
 
-async def task_action(request: Request) -> Response:
+async def member_action(request: Request) -> Response:
+    """`POST /<plural>/{id}/actions/<action>`: the actions the spec declares, with their `actionParams[..]` in the
+    query string; the sandbox performs those of tasks and sequence states."""
     sb = core.of(request)
     await documents.read(request, required=False)  # a body is optional, but must be well-formed if sent
     found = conformance.route(request.url.path.removeprefix("/api/v2"))
-    declared = found.action_params if found is not None else frozenset()
-    tasks_type = BY_PLURAL["tasks"]
-    for problem in conformance.query_problems(tasks_type, request.query_params.multi_items(), collection=False,
-                                              action_params=declared):
+    if found is None or "/actions/" not in found.template:
+        raise ApiError(404, "resourceNotFound", "Resource Not Found", f"Unknown action '{request.url.path}'.")
+    for problem in conformance.query_problems(found.type_, request.query_params.multi_items(), collection=False,
+                                              action_params=found.action_params):
         raise ApiError(problem.status, problem.id, problem.title, problem.detail, parameter=problem.parameter)
     params = {
         k[len(_ACTION_PARAM) : -1]: v
@@ -96,12 +102,17 @@ async def task_action(request: Request) -> Response:
         if k.startswith(_ACTION_PARAM) and k.endswith("]")
     }
     user_id: int = request.scope["sandbox.user_id"]
-    task_id = int(request.path_params["id"])
-    target = sb.store.get("task", task_id)
+    type_, id_, action = found.type_.name, int(request.path_params["id"]), request.path_params["action"]
+    target = sb.store.get(type_, id_)
     if target is not None and not sb.visibility.sees(sb.store, user_id, target):
-        raise not_found("task", task_id)
-    task = tasks.perform(sb.store, task_id, request.path_params["action"], params, user_id)
-    return JsonApiResponse({"data": resource(sb.store, task, _base(request))})
+        raise not_found(type_, id_)
+    if type_ == "task":
+        record = tasks.perform(sb.store, id_, action, params, user_id)
+    elif type_ == "sequenceState":
+        record = sequence_states.perform(sb.store, id_, action)
+    else:
+        raise ApiError(404, "resourceNotFound", "Resource Not Found", f"The sandbox does not perform '{action}'.")
+    return JsonApiResponse({"data": resource(sb.store, record, _base(request))})
 
 
 def _list(request: Request, rt: ResourceType) -> Response:
@@ -127,9 +138,14 @@ async def _create(request: Request, rt: ResourceType) -> Response:
     data = await documents.read(request)
     documents.check(rt, data)
     attrs = documents.attributes(data)
+    subject = (data.get("relationships") or {}).pop("subject", None) if rt.name == "task" else None
     rels = documents.relationships(sb.store, rt, data)
     user_id: int = request.scope["sandbox.user_id"]
-    if rt.name == "call":
+    if rt.name == "task":
+        rels = tasks.creation(sb.store, attrs, subject, rels)
+    elif rt.name == "sequenceState":
+        attrs, rels = sequence_states.enrolment(sb.store, rels)
+    elif rt.name == "call":
         calls.validate(attrs)
         if rels.get("prospect") is None:
             raise validation("A call must have a prospect.", "/data/relationships/prospect")
@@ -167,7 +183,7 @@ async def _unknown(scope: Scope, receive: Receive, send: Send) -> None:
 
 router = Router(
     routes=[
-        Route("/tasks/{id:int}/actions/{action}", task_action, methods=["POST"]),
+        Route("/{plural}/{id:int}/actions/{action}", member_action, methods=["POST"]),
         Route("/{plural}", collection, methods=_METHODS),
         Route("/{plural}/{id:int}", member, methods=_METHODS),
     ],

@@ -28,7 +28,7 @@ _PHONES = ("homePhones", "mobilePhones", "workPhones", "otherPhones", "voipPhone
 STORED: dict[str, tuple[dict[str, Any], tuple[str, ...]]] = {
     "user": ({"email": None, "firstName": None, "lastName": None, "name": None, "username": None,
               "locked": False}, ()),
-    "mailbox": ({"email": None, "userId": None}, ("user",)),
+    "mailbox": ({"email": None, "userId": None, "sendDisabled": False}, ("user",)),
     "account": ({"name": None, "domain": None}, ("owner",)),
     "prospect": ({"firstName": None, "lastName": None, "title": None, "timeZone": None, "emails": [],
                   **{p: [] for p in _PHONES}, "callOptedOut": False, "callsOptStatus": None},

@@ -21,6 +21,16 @@ DISPOSITIONS = [  # exactly fixtures/api-call-dispositions-list.json
     (9, "Bad Number", "no_answer"),
 ]
 USERS = [(1, "ana@acme.com", "Ana", "Ruiz"), (2, "ben@acme.com", "Ben", "Okafor"), (3, "cleo@acme.com", "Cleo", "Park")]
+# id, user, sendDisabled: Ana sends from 1; Ben's first mailbox may not send (so his is 12); Cleo has none that may
+MAILBOXES = [(1, 1, False), (2, 2, True), (3, 3, True), (12, 2, False)]
+# id, name, enabled, owner, steps [(id, order, stepType, callPurpose, displayName)]
+SEQUENCES: list[tuple[int, str, bool, int, list[tuple[int, int, str, int | None, str]]]] = [
+    (41, "Q4 Outbound", True, 1, [(201, 1, "auto_email", None, "Intro email"), (202, 2, "call", 1, "Intro call"),
+                                  (203, 3, "call", 2, "Follow-up call")]),
+    (42, "Inbound Follow-up", True, 2, [(211, 1, "call", 2, "Follow-up call")]),
+    (43, "Nurture: Post-call", True, 1, [(221, 1, "call", 2, "Check-in call"), (222, 2, "auto_email", None, "Recap")]),
+    (44, "Archived Outbound", False, 1, [(231, 1, "call", 1, "Intro call")]),
+]
 ACCOUNTS = [
     (501, "Globex Corporation", "globex.example"),
     (502, "Initech", "initech.example"),
@@ -148,7 +158,9 @@ def seed_demo(store: Store) -> None:
                 "username": email.split("@")[0],
             },
         )
-        s.add("mailbox", id_, {"email": email, "userId": id_}, {"user": id_})
+    for id_, user, send_disabled in MAILBOXES:
+        email = next(u[1] for u in USERS if u[0] == user)
+        s.add("mailbox", id_, {"email": email, "userId": user, "sendDisabled": send_disabled}, {"user": user})
     for id_, name, domain in ACCOUNTS:
         s.add("account", id_, {"name": name, "domain": domain}, {"owner": 1})
     for id_, name, outcome in DISPOSITIONS:
@@ -162,20 +174,15 @@ def seed_demo(store: Store) -> None:
     s.add("callPurpose", 2, {"name": "Follow-up", "order": 2})
     s.add("taskPurpose", 1, {"name": "Initial Contact", "order": 1, "taskType": "call"})
     s.add("taskPurpose", 2, {"name": "Renewal Check-in", "order": 2, "taskType": "call"})
-    s.add("sequence", 41, {"name": "Q4 Outbound"}, {"owner": 1})
-    s.add("sequence", 42, {"name": "Inbound Follow-up"}, {"owner": 2})
-    for id_, seq, order, kind, purpose, name in [
-        (201, 41, 1, "auto_email", None, "Intro email"),
-        (202, 41, 2, "call", 1, "Intro call"),
-        (203, 41, 3, "call", 2, "Follow-up call"),
-        (211, 42, 1, "call", 2, "Follow-up call"),
-    ]:
-        s.add(
-            "sequenceStep",
-            id_,
-            {"order": order, "stepType": kind, "displayName": name},
-            {"sequence": seq, "callPurpose": purpose},
-        )
+    for seq_id, name, enabled, owner, steps in SEQUENCES:
+        s.add("sequence", seq_id, {"name": name, "enabled": enabled}, {"owner": owner})
+        for step_id, order, kind, purpose, step_name in steps:
+            s.add(
+                "sequenceStep",
+                step_id,
+                {"order": order, "stepType": kind, "displayName": step_name},
+                {"sequence": seq_id, "callPurpose": purpose},
+            )
     for i, p in enumerate(PROSPECTS):
         s.prospect(*p, phone_id=9001 + 2 * i)
     for id_, prospect, seq, step, mailbox in [

@@ -1,14 +1,46 @@
-"""Task member actions (`/tasks/{id}/actions/...`), whose parameters travel in the query string."""
+"""Tasks: creation (`POST /tasks`) and the member actions (`/tasks/{id}/actions/...`), whose parameters travel in
+the query string."""
 
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from . import timeutil
 from .jsonapi import ApiError, not_found, validation
 from .state import Change, Record, Store
 
 ACTIONS = ("markComplete", "snooze", "reschedule")
+TASK_ACTIONS = ("action_item", "call", "email", "in_person")  # `task.action`'s description lists these
+SUBJECTS = ("prospect", "account")  # `subject` may also be an opportunity: the sandbox does not model those
+
+
+def creation(store: Store, attrs: dict[str, Any], subject: Any, rels: dict[str, int | None]
+             ) -> dict[str, int | None]:
+    """Check a new task as Outreach does and derive its read-only relationships from `subject` (a task's
+    `prospect` and `account` cannot be written: API-NOTES.md, "Writes after the call")."""
+    if attrs.get("action") not in TASK_ACTIONS:
+        raise validation(f"action must be one of {', '.join(TASK_ACTIONS)}.", "/data/attributes/action")
+    if not isinstance(attrs.get("dueAt"), str):
+        raise validation("A task must have a dueAt.", "/data/attributes/dueAt")
+    if rels.get("owner") is None:
+        raise validation("A task must have an owner.", "/data/relationships/owner")
+    attrs.update(taskType="manual", state="incomplete", stateChangedAt=timeutil.now_iso())
+    out = dict(rels)
+    linkage = subject.get("data") if isinstance(subject, dict) else None
+    if linkage is None:
+        return out
+    kind, id_ = linkage["type"], int(linkage["id"])
+    if kind not in SUBJECTS:
+        raise validation(f"The sandbox stores no task subject of type '{kind}'.", "/data/relationships/subject")
+    target = store.get(kind, id_)
+    if target is None:
+        raise validation(f"{kind} {id_} does not exist.", "/data/relationships/subject")
+    if kind == "prospect":
+        out.update(prospect=id_, account=target.rels.get("account"))
+    else:
+        out["account"] = id_
+    return out
 
 
 def perform(store: Store, task_id: int, action: str, params: dict[str, str], user_id: int) -> Record:
