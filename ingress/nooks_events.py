@@ -55,6 +55,9 @@ async def receive(request: Request) -> Response:
             call = (data.team_id, data.call_id, data.rep_email)
     except ValidationError as invalid:
         return error(422, "invalid_event", "event does not match the schema", fields=fields(invalid))
+    if call is not None and (problems := data.after_call_problems()):
+        return error(422, "invalid_event", "event does not match the schema",
+                     fields=[{"field": name, "problem": problem} for name, problem in problems])
     queued = envelope.type == CALL_COMPLETED
     try:
         fresh = await services.stores.queue.accept(event_id, body, queue=queued, call=call)

@@ -7,6 +7,8 @@ from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
+from schemas.after_call import AfterCall, TaskAction, call_problems, task_action
+
 CALL_COMPLETED = "call.completed"
 
 NonEmpty = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255)]
@@ -46,6 +48,7 @@ class CallData(BaseModel):
     notes: Annotated[str | None, Field(max_length=65_535)] = None
     recording_url: Annotated[str | None, StringConstraints(pattern=r"^https?://", max_length=255)] = None
     complete_task: bool | None = None
+    after_call: AfterCall | None = None
 
     @model_validator(mode="after")
     def _answered_after_start(self) -> CallData:
@@ -57,6 +60,17 @@ class CallData(BaseModel):
     def should_complete_task(self) -> bool:
         """`complete_task` defaults to true when a task is linked."""
         return self.task_id is not None and self.complete_task is not False
+
+    def task_action(self, after: AfterCall | None) -> TaskAction | None:
+        """What happens to the linked task under `after` (the call's own `after_call`, or merged with a rule)."""
+        return task_action(after, self.task_id, self.complete_task)
+
+    def after_call_problems(self) -> list[tuple[str, str]]:
+        """(`data.after_call.<field>`, problem) for each rule of the contract the event breaks."""
+        if self.after_call is None:
+            return []
+        return [(f"data.after_call.{name}", problem)
+                for name, problem in call_problems(self.after_call, self.task_id, self.complete_task)]
 
 
 class CallCompletedEvent(BaseModel):

@@ -88,6 +88,23 @@ async def test_schema_errors_name_each_bad_field(svc: Service) -> None:
         await svc.redis.delete(keys.seen_event("shape"))
 
 
+async def test_after_call_errors_name_the_field_under_data_after_call(svc: Service) -> None:
+    cases = [
+        ({"task": "reschedule", "task_due_at": "2026-12-01T15:00:00Z"}, {"task_id": None}, "data.after_call.task"),
+        ({"sequence": "finish_no_reply", "task": "keep"}, {}, "data.after_call.sequence"),
+        ({"follow_up": {"due_at": "2026-12-01T15:00:00"}}, {}, "data.after_call.follow_up.due_at"),
+        ({"follow_up": {}}, {}, "data.after_call.follow_up"),
+        ({"sequence": "skip"}, {}, "data.after_call.sequence"),
+        ({"add_to_sequence": {"sequence_id": "forty"}}, {}, "data.after_call.add_to_sequence.sequence_id"),
+    ]
+    for after_call, data, field in cases:
+        status, answer = await svc.post_event(call_event(after_call=after_call, **data))
+        assert status == 422, after_call
+        assert field in {item["field"] for item in answer["error"]["fields"]}, answer
+    assert await svc.calls() == []
+    assert (await svc.post_event(call_event(after_call={"opt_out_of_calls": True})))[0] == 202
+
+
 async def test_body_over_256_kib(svc: Service) -> None:
     event = call_event(notes="x" * (300 * 1024))
     status, answer = await svc.post_event(event)

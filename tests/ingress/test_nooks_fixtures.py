@@ -28,6 +28,11 @@ EXPECTED: dict[str, tuple[int, str | None, dict[str, Any] | None]] = {
         "related": {"prospect": 3456, "task": None, "callDisposition": 1, "user": 1},
         "task_state": "incomplete",
     }),
+    "call-completed-after-call.json": (202, "queued", {  # the contract's example: a finish and a follow-up
+        "call_id": "call_5a7c9e", "outcome": "Answered", "note": "Wants pricing for 40 seats",
+        "related": {"prospect": 3456, "task": 1122, "callDisposition": 1, "user": 1}, "task_state": "complete",
+    }),
+    "call-completed-after-call-invalid.json": (422, None, None),
     "call-started.json": (202, "ignored", None),
     "call-completed-invalid.json": (422, None, None),
 }
@@ -75,3 +80,13 @@ async def test_the_invalid_fixture_names_each_bad_field_and_echoes_no_value(svc:
     fields = {item["field"] for item in answer["error"]["fields"]}
     assert fields == {"data.team_id", "data.call_id", "data.started_at", "data.prospect_id"}
     assert "team acme" not in str(answer) and "yesterday" not in str(answer)
+
+
+async def test_the_invalid_after_call_fixture_names_each_rule_it_breaks(svc: Service) -> None:
+    raw = (FIXTURES / "call-completed-after-call-invalid.json").read_bytes()
+    code, answer = await svc.post_event(raw, msg_id="msg_invalid_after_call")
+    assert code == 422 and answer["error"]["code"] == "invalid_event"
+    fields = {item["field"] for item in answer["error"]["fields"]}
+    # reschedule without task_due_at; a finish while the task is kept (complete_task false); both times
+    assert fields == {"data.after_call.task_due_at", "data.after_call.sequence", "data.after_call.follow_up"}
+    assert await svc.calls() == []
