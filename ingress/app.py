@@ -16,7 +16,17 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.routing import Route
 
-from ingress import call_tasks, health, nooks_events, oauth_flow, openapi, outreach_webhooks, reps
+from ingress import (
+    call_tasks,
+    health,
+    nooks_events,
+    oauth_flow,
+    openapi,
+    outcome_rules,
+    outreach_webhooks,
+    pickers,
+    reps,
+)
 from ingress.deadline import BodyDeadline
 from ingress.errors import EXCEPTION_HANDLERS
 from ingress.ingest import counted
@@ -59,7 +69,10 @@ def create_app(settings: Settings) -> Starlette:
         Route("/v1/teams/{team_id}/reps/{rep_email}/connection", reps.connection, methods=["GET", "DELETE"]),
         Route("/v1/teams/{team_id}/user-mappings", reps.list_mappings, methods=["GET"]),
         Route("/v1/teams/{team_id}/user-mappings/{rep_email}", reps.put_mapping, methods=["PUT"]),
+        Route("/v1/teams/{team_id}/call-outcome-rules", outcome_rules.outcome_rules, methods=["GET", "PUT"]),
         Route("/v1/teams/{team_id}/reps/{rep_email}/call-tasks", call_tasks.list_call_tasks, methods=["GET"]),
+        Route("/v1/teams/{team_id}/reps/{rep_email}/dispositions", pickers.dispositions, methods=["GET"]),
+        Route("/v1/teams/{team_id}/reps/{rep_email}/sequences", pickers.sequences, methods=["GET"]),
         Route("/healthz", health.healthz, methods=["GET"]),
         Route("/readyz", health.readyz, methods=["GET"]),
         Route("/metrics", health.metrics, methods=["GET"]),

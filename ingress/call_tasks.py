@@ -7,36 +7,22 @@ carries `Cache-Control: no-store`. A failed Outreach read is answered by the app
 
 from __future__ import annotations
 
-import logging
 from datetime import UTC, datetime
 
 from starlette.requests import Request
 from starlette.responses import Response
 
 from ingress import cursor
-from ingress.errors import NO_STORE, ApiError, error, needs_reconnect, not_connected
-from ingress.guards import Handler, nooks_api
+from ingress.errors import error
+from ingress.guards import nooks_api
+from ingress.live import connected_rep, no_store, page_limit, positive_id, read
 from ingress.responses import JSON
 from outreach.call_tasks import due_call_tasks
-from outreach.errors import OutreachError
 from runtime.services import Services
 from schemas.call_tasks import CallTaskPage
-from schemas.connection import ConnectionStatus
 from schemas.times import parse_time
-from store.redis import UNAVAILABLE
-
-log = logging.getLogger(__name__)
 
 DEFAULT_LIMIT, MAX_LIMIT = 50, 200
-
-
-def no_store(handler: Handler) -> Handler:
-    async def wrapped(request: Request) -> Response:
-        response = await handler(request)
-        response.headers["Cache-Control"] = "no-store"
-        return response
-
-    return wrapped
 
 
 @no_store
@@ -51,6 +37,10 @@ async def list_call_tasks(request: Request, team_id: str, rep_email: str) -> Res
     due_before = _due_before(raw_due)
     if due_before is None:
         return error(422, "invalid_due_before", "due_before must be an ISO 8601 date-time, e.g. 2026-11-29T12:00:00Z")
+    raw_sequence = request.query_params.get("sequence_id")
+    sequence_id = positive_id(raw_sequence) if raw_sequence else None
+    if raw_sequence and sequence_id is None:
+        return error(422, "invalid_sequence_id", "sequence_id must be an Outreach sequence id (a positive integer)")
 
     key = cursor.cursor_key(services.settings.cursor_signing_secret)
     state: cursor.CursorState | None = None
@@ -63,13 +53,12 @@ async def list_call_tasks(request: Request, team_id: str, rep_email: str) -> Res
         if raw_due and abs((state.due_before - due_before).total_seconds()) >= 0.001:
             return error(400, "invalid_cursor", "cursor was issued for another due_before; repeat the first "
                                                 "request's due_before, or leave it out")
-        due_before = state.due_before
+        if raw_sequence and sequence_id != state.sequence_id:
+            return error(400, "invalid_cursor", "cursor was issued for another sequence_id; repeat the first "
+                                                "request's sequence_id, or leave it out")
+        due_before, sequence_id = state.due_before, state.sequence_id
 
-    status = await services.stores.connections.status(team_id, rep_email)
-    if status is ConnectionStatus.NOT_CONNECTED:
-        raise not_connected()
-    if status is ConnectionStatus.NEEDS_RECONNECT:
-        raise needs_reconnect()
+    rep = await connected_rep(services, team_id, rep_email)
     owner_id = await services.stores.users.mapped_user_id(team_id, rep_email)
     if owner_id is None:
         return error(409, "not_mapped", "the rep is not mapped to an Outreach user in this team (User Mapping)")
@@ -77,31 +66,19 @@ async def list_call_tasks(request: Request, team_id: str, rep_email: str) -> Res
         return error(400, "invalid_cursor", "the rep's User Mapping changed since this cursor was issued; "
                                             "start again without a cursor")
 
-    rep = services.outreach.client.for_rep(team_id, rep_email)
-    try:
-        batch = await due_call_tasks(rep, owner_id, due_before, limit, state.position if state else None)
-    except (OutreachError, *UNAVAILABLE):
-        raise  # answered by ingress/errors.py (Redis unavailable: 503)
-    except Exception as unexpected:  # a bug: say which, but never an exception text that may quote a record
-        log.error("call-tasks read failed with %s", type(unexpected).__name__)
-        raise ApiError(500, "internal_error", "the call tasks could not be read", headers=NO_STORE) from None
+    batch = await read("call tasks", due_call_tasks(rep, owner_id, due_before, limit,
+                                                    state.position if state else None, sequence_id))
 
     next_cursor = None
     if batch.next is not None:
-        next_cursor = cursor.encode(key, team_id, rep_email, cursor.CursorState(owner_id, due_before, batch.next))
+        next_cursor = cursor.encode(key, team_id, rep_email, cursor.CursorState(
+            owner_id, due_before, batch.next, sequence_id))
     page = CallTaskPage(tasks=batch.tasks, next_cursor=next_cursor, opted_out_skipped=batch.opted_out_skipped)
     return JSON(page.model_dump(mode="json"))
 
 
 def _limit(raw: str | None) -> int | None:
-    if raw is None or raw == "":
-        return DEFAULT_LIMIT
-    raw = raw.strip()
-    # `str.isdigit` accepts "²" and other digits `int` refuses: only ASCII digits are a number here.
-    if not (raw.isascii() and raw.isdigit()) or len(raw) > 4:
-        return None
-    value = int(raw)
-    return value if 1 <= value <= MAX_LIMIT else None
+    return page_limit(raw, DEFAULT_LIMIT, MAX_LIMIT)
 
 
 def _due_before(raw: str | None) -> datetime | None:

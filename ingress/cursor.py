@@ -39,6 +39,7 @@ class CursorState:
     owner_id: int
     due_before: datetime
     position: Position
+    sequence_id: int | None = None
 
 
 def cursor_key(server_secret: str) -> bytes:
@@ -49,12 +50,18 @@ def encode(key: bytes, team_id: str, rep_email: str, state: CursorState) -> str:
     payload: dict[str, Any] = {
         "v": VERSION, "t": team_id, "r": rep_email, "o": state.owner_id, "d": outreach_time(state.due_before),
         "u": state.position.url, "a": state.position.after_id, "ad": state.position.after_due,
+        "s": state.sequence_id,
     }
+    return sign(key, payload)
+
+
+def sign(key: bytes, payload: dict[str, Any]) -> str:
     body = orjson.dumps(payload)
     return f"{_b64(body)}.{_b64(_mac(key, body))}"
 
 
-def decode(key: bytes, team_id: str, rep_email: str, cursor: str) -> CursorState:
+def verify(key: bytes, team_id: str, rep_email: str, cursor: str) -> dict[str, Any]:
+    """The payload of a cursor this service signed for this team and rep, else BadCursor."""
     if len(cursor) > MAX_CURSOR_CHARS:
         raise BadCursor("cursor is not one this service issued")
     body_part, dot, mac_part = cursor.partition(".")
@@ -74,16 +81,23 @@ def decode(key: bytes, team_id: str, rep_email: str, cursor: str) -> CursorState
         raise BadCursor("cursor is from another version of this service; start again without a cursor")
     if payload.get("t") != team_id or payload.get("r") != rep_email:
         raise BadCursor("cursor was issued for another team or rep")
+    return payload
+
+
+def decode(key: bytes, team_id: str, rep_email: str, cursor: str) -> CursorState:
+    payload = verify(key, team_id, rep_email, cursor)
     owner, url, after_id, after_due = payload.get("o"), payload.get("u"), payload.get("a"), payload.get("ad")
+    sequence_id = payload.get("s")
     due_before = parse_time(payload.get("d"))
     if (not isinstance(owner, int) or isinstance(owner, bool) or due_before is None
             or not (url is None or isinstance(url, str)) or not (after_id is None or _is_int(after_id))
-            or not (after_due is None or isinstance(after_due, str))):
+            or not (after_due is None or isinstance(after_due, str))
+            or not (sequence_id is None or _is_int(sequence_id))):
         raise BadCursor("cursor is not one this service issued")
-    if url is not None and not keeps_filters(url, owner, due_before):
+    if url is not None and not keeps_filters(url, owner, due_before, sequence_id):
         raise BadCursor("cursor is not one this service issued")
     return CursorState(owner_id=owner, due_before=due_before,
-                       position=Position(url=url, after_id=after_id, after_due=after_due))
+                       position=Position(url=url, after_id=after_id, after_due=after_due), sequence_id=sequence_id)
 
 
 def _is_int(value: object) -> bool:

@@ -83,5 +83,108 @@ async def create_call(rep: RepSession, attributes: dict[str, Any],
     return parse(Created, document).data.id
 
 
-async def mark_task_complete(rep: RepSession, task_id: int) -> None:
-    await rep.post(f"/tasks/{task_id}/actions/markComplete")
+async def mark_task_complete(rep: RepSession, task_id: int, completion_action: str | None = None) -> None:
+    """`completion_action`: `finish_no_reply` or `finish_replied` finish the task's sequence state; none advances it."""
+    params: Params | None = {"actionParams[completionAction]": completion_action} if completion_action else None
+    await rep.post(f"/tasks/{task_id}/actions/markComplete", params=params)
+
+
+async def reschedule_task(rep: RepSession, task_id: int, due_at: str) -> None:
+    await rep.post(f"/tasks/{task_id}/actions/reschedule", params={"actionParams[dueAt]": due_at})
+
+
+async def snooze_task(rep: RepSession, task_id: int, due_at: str | None = None) -> None:
+    params: Params | None = {"actionParams[dueAt]": due_at} if due_at else None
+    await rep.post(f"/tasks/{task_id}/actions/snooze", params=params)
+
+
+async def sequence_state_action(rep: RepSession, state_id: int, action: str) -> None:
+    """`pause`, `resume` or `finish` (they take no parameters)."""
+    await rep.post(f"/sequenceStates/{state_id}/actions/{action}")
+
+
+async def create_call_task(rep: RepSession, owner_id: int, prospect_id: int, due_at: str, note: str | None) -> int:
+    """A call task for `owner_id` about the prospect: a task's `prospect` is read-only, its `subject` is not."""
+    attributes: dict[str, Any] = {"action": "call", "dueAt": due_at}
+    if note is not None:
+        attributes["note"] = note
+    document = await rep.post("/tasks", body={"data": {"type": "task", "attributes": attributes, "relationships": {
+        "owner": {"data": {"type": "user", "id": owner_id}},
+        "subject": {"data": {"type": "prospect", "id": prospect_id}},
+    }}})
+    return parse(Created, document).data.id
+
+
+async def open_tasks_of_prospect(rep: RepSession, prospect_id: int, owner_id: int) -> AsyncIterator[Resource]:
+    """The owner's incomplete tasks on a prospect (id, due time and note only)."""
+    params: Params = {"filter[prospect][id]": prospect_id, "filter[owner][id]": owner_id,
+                      "filter[state]": "incomplete", "fields[task]": "dueAt,note"}
+    async for task in iterate(rep, "tasks", params):
+        yield task
+
+
+async def opt_out_of_calls(rep: RepSession, prospect_id: int) -> None:
+    """The granular call opt-out (never `callOptedOut`: without granular opt-out it opts out of email too)."""
+    await rep.patch(f"/prospects/{prospect_id}", body={"data": {
+        "type": "prospect", "id": prospect_id, "attributes": {"callsOptStatus": "opted_out"}}})
+
+
+async def calls_opt_status(rep: RepSession, prospect_id: int) -> str | None:
+    prospect = await get_one(rep, "prospects", prospect_id, params={"fields[prospect]": "callsOptStatus"})
+    status = prospect.attributes.get("callsOptStatus") if prospect is not None else None
+    return status if isinstance(status, str) else None
+
+
+async def sending_mailbox_id(rep: RepSession, user_id: int) -> int | None:
+    """The user's first mailbox that may send: the lowest id with `sendDisabled` false."""
+    params: Params = {"filter[userId]": user_id, "fields[mailbox]": "sendDisabled", "sort": "id"}
+    async for mailbox in iterate(rep, "mailboxes", params):
+        if mailbox.attributes.get("sendDisabled") is False:
+            return mailbox.id
+    return None
+
+
+async def enrol(rep: RepSession, prospect_id: int, sequence_id: int, mailbox_id: int) -> int:
+    document = await rep.post("/sequenceStates", body={"data": {"type": "sequenceState", "relationships": {
+        "prospect": {"data": {"type": "prospect", "id": prospect_id}},
+        "sequence": {"data": {"type": "sequence", "id": sequence_id}},
+        "mailbox": {"data": {"type": "mailbox", "id": mailbox_id}},
+    }}})
+    return parse(Created, document).data.id
+
+
+async def enrolment_of(rep: RepSession, prospect_id: int, sequence_id: int) -> int | None:
+    """The prospect's sequence state in that sequence that is not finished, if any."""
+    params: Params = {"filter[prospect][id]": prospect_id, "filter[sequence][id]": sequence_id,
+                      "fields[sequenceState]": "state"}
+    async for state in iterate(rep, "sequenceStates", params):
+        if state.attributes.get("state") != "finished":
+            return state.id
+    return None
+
+
+async def sequence_state_status(rep: RepSession, state_id: int) -> str | None:
+    state = await get_one(rep, "sequenceStates", state_id, params={"fields[sequenceState]": "state"})
+    value = state.attributes.get("state") if state is not None else None
+    return value if isinstance(value, str) else None
+
+
+async def dispositions(rep: RepSession) -> list[Resource]:
+    """Every call disposition, in Outreach's display order (`order`)."""
+    params: Params = {"sort": "order", "fields[callDisposition]": "name,outcome,order"}
+    return [disposition async for disposition in iterate(rep, "callDispositions", params)]
+
+
+SEQUENCE_FIELDS: Params = {"fields[sequence]": "name,enabled"}
+
+
+async def sequences_page(rep: RepSession, limit: int, url: str | None) -> tuple[list[Resource], str | None]:
+    """One page of the sequences the rep can read, by name (Outreach's `sort=name`), disabled ones too; and the
+    URL of the next page."""
+    if url is None:
+        document = await rep.get("/sequences", params={
+            "sort": "name", "page[size]": limit, "count": "false", **SEQUENCE_FIELDS})
+    else:
+        document = await rep.get_url(url)
+    page = parse(Collection, document)
+    return page.data, page.links.next

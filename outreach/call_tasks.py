@@ -38,6 +38,7 @@ FIELDS = {
 }
 
 FILTERS = ("filter[owner][id]", "filter[state]", "filter[dueAt]")  # what bounds a rep's listing to the rep
+SEQUENCE_FILTER = "filter[sequence][id]"
 # Dialing order: phone types in this order, then Outreach's own `order` within a type; unknown types last.
 DIALING_ORDER = ("mobile", "work", "home", "other", "voip")
 PHONE_ARRAYS = (("mobilePhones", "mobile"), ("workPhones", "work"), ("homePhones", "home"),
@@ -62,9 +63,13 @@ class CallTaskBatch:
     opted_out_skipped: int
 
 
-def first_page_params(owner_id: int, due_before: datetime, page_size: int) -> Params:
+def first_page_params(owner_id: int, due_before: datetime, page_size: int, sequence_id: int | None = None
+                      ) -> Params:
+    """`sequence_id`: only that sequence's tasks (`filter[sequence][id]`; a task's sequence is filterable by id)."""
+    by_sequence: Params = {SEQUENCE_FILTER: sequence_id} if sequence_id is not None else {}
     return {
         "filter[owner][id]": owner_id,
+        **by_sequence,
         "filter[state]": "incomplete",
         "filter[dueAt]": f"neginf..{outreach_time(due_before)}",
         "include": INCLUDE,
@@ -75,21 +80,22 @@ def first_page_params(owner_id: int, due_before: datetime, page_size: int) -> Pa
     }
 
 
-def keeps_filters(url: str, owner_id: int, due_before: datetime) -> bool:
+def keeps_filters(url: str, owner_id: int, due_before: datetime, sequence_id: int | None = None) -> bool:
     """True when an Outreach page URL still asks for what the first page asked: the rep's own incomplete tasks
-    due by `due_before` (each filter present exactly once, with the same value)."""
+    due by `due_before`, of `sequence_id` when given (each filter present exactly once, with the same value)."""
     query = parse_qs(urlsplit(url).query, keep_blank_values=True)
-    wanted = first_page_params(owner_id, due_before, 1)
-    return all(query.get(name) == [str(wanted[name])] for name in FILTERS)
+    wanted = first_page_params(owner_id, due_before, 1, sequence_id)
+    same_sequence = query.get(SEQUENCE_FILTER) == ([str(sequence_id)] if sequence_id is not None else None)
+    return same_sequence and all(query.get(name) == [str(wanted[name])] for name in FILTERS)
 
 
 async def due_call_tasks(rep: RepSession, owner_id: int, due_before: datetime, limit: int,
-                         start: Position | None = None) -> CallTaskBatch:
+                         start: Position | None = None, sequence_id: int | None = None) -> CallTaskBatch:
     """Up to `limit` call tasks of `owner_id` due at or before `due_before`, oldest due first."""
     start = start or Position()
     url = start.url
     document = await (rep.get_url(url) if url else rep.get("/tasks", params=first_page_params(
-        owner_id, due_before, limit)))
+        owner_id, due_before, limit, sequence_id)))
     tasks: list[CallTask] = []
     skipped = 0
     resume = start

@@ -90,6 +90,9 @@ class RepSession:
                    ) -> dict[str, Any]:
         return await self.request("POST", path, params=params, body=body)
 
+    async def patch(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        return await self.request("PATCH", path, body=body)
+
     async def delete(self, path: str) -> dict[str, Any]:
         return await self.request("DELETE", path)
 

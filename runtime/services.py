@@ -29,6 +29,7 @@ from store.dead_letters import DeadLetters
 from store.heartbeats import Heartbeats
 from store.history import EventHistory
 from store.links import LinkStore
+from store.outcome_rules import OutcomeRuleStore
 from store.outreach_changes import OutreachInbox
 from store.parking import ParkingLot
 from store.pauses import Pauses
@@ -65,6 +66,7 @@ class Stores:
 
     connections: ConnectionStore
     users: UserDirectory
+    outcome_rules: OutcomeRuleStore  # each team's after_call per disposition
     queue: EventQueue
     parking: ParkingLot
     dead_letters: DeadLetters
@@ -80,7 +82,8 @@ class Stores:
         cipher = TokenCipher(settings.encryption_keys)
         jobs = JobWriter(redis)
         queue = EventQueue(redis, jobs, Replicas(settings.redis_wait_replicas, settings.redis_wait_timeout_ms))
-        return cls(connections=ConnectionStore(redis, cipher), users=UserDirectory(redis), queue=queue,
+        return cls(connections=ConnectionStore(redis, cipher), users=UserDirectory(redis),
+                   outcome_rules=OutcomeRuleStore(redis), queue=queue,
                    parking=ParkingLot(redis, queue, history), dead_letters=DeadLetters(redis, queue),
                    calls=CallLedger(redis), links=LinkStore(redis), pauses=Pauses(redis),
                    subscriptions=SubscriptionStore(redis, cipher), holders=HolderStore(redis),

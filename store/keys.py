@@ -53,6 +53,11 @@ def mapping(team_id: str) -> str:
     return f"{PREFIX}mapping:{team_id}"
 
 
+def outcome_rules(team_id: str) -> str:
+    """The team's call-outcome rules: disposition id → after_call (ids, durations, notes; JSON)."""
+    return f"{PREFIX}outcome-rules:{team_id}"
+
+
 def connect_link(nonce: str) -> str:
     return f"{PREFIX}link:{nonce}"
 
