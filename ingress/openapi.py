@@ -17,11 +17,14 @@ from schemas.call_tasks import CallTaskPage
 from schemas.connection import ConnectionView, OutreachUser, UserMappingEntry, UserMappingIn
 from schemas.events import CallCompletedEvent
 from schemas.ops import DeadLetter, Flag, TeamWebhooks
+from schemas.outcome_rules import OutcomeRules
+from schemas.pickers import DispositionList, SequencePage
 
 Doc = dict[str, Any]
 
-MODELS: tuple[type[BaseModel], ...] = (CallCompletedEvent, CallTaskPage, ConnectionView, DeadLetter, Flag,
-                                       OutreachUser, TeamWebhooks, UserMappingEntry, UserMappingIn)
+MODELS: tuple[type[BaseModel], ...] = (CallCompletedEvent, CallTaskPage, ConnectionView, DeadLetter, DispositionList,
+                                       Flag, OutcomeRules, OutreachUser, SequencePage, TeamWebhooks,
+                                       UserMappingEntry, UserMappingIn)
 TEAM = {"name": "team_id", "in": "path", "required": True, "example": "team_acme",
         "schema": {"type": "string", "pattern": TEAM_ID.pattern}}
 REP = {"name": "rep_email", "in": "path", "required": True, "description": "the rep's email (case-insensitive)",
@@ -64,7 +67,8 @@ def _nooks_events() -> Doc:
             "200": json_body(obj(status=STRING, event_id=STRING), "a webhook-id seen before"),
             "400": error("not UTF-8 JSON"), "401": error("bad or missing signature, or timestamp 5 minutes off"),
             "408": error("the body did not arrive in time"), "413": error("body over 256 KiB"),
-            "422": error("JSON that breaks the schema, each field named"), "503": error("the queue is down"),
+            "422": error("JSON that breaks the schema, each field named (after_call's rules: under "
+                         "data.after_call)"), "503": error("the queue is down"),
         }}}
 
 
@@ -89,6 +93,7 @@ def _outreach_webhooks() -> Doc:
 
 def _nooks_api() -> dict[str, Doc]:
     guarded = {"401": error("missing or wrong bearer token"), "422": error("malformed team_id or rep_email")}
+    live = {"429": error("rate budget spent"), "502": error("Outreach did not answer usefully"), **guarded}
     return {
         "/v1/teams/{team_id}/reps/{rep_email}/connect-link": {"post": {
             "summary": "A single-use link (10 minutes) that starts the rep's Outreach consent",
@@ -119,10 +124,36 @@ def _nooks_api() -> dict[str, Doc]:
                             "schema": {"type": "integer", "minimum": 1, "maximum": 200}},
                            {"name": "cursor", "in": "query", "schema": STRING},
                            {"name": "due_before", "in": "query", "schema": {"type": "string",
-                                                                            "format": "date-time"}}],
+                                                                            "format": "date-time"}},
+                           {"name": "sequence_id", "in": "query", "description": "only that sequence's tasks",
+                            "schema": {"type": "integer", "minimum": 1}}],
             "responses": {"200": json_body(ref("CallTaskPage"), "a page"), "400": error("a cursor that is not good"),
-                          "409": error("no usable connection or mapping"), "429": error("rate budget spent"),
-                          "502": error("Outreach did not answer usefully"), **guarded}}},
+                          "409": error("no usable connection or mapping"), **live}}},
+        "/v1/teams/{team_id}/reps/{rep_email}/dispositions": {"get": {
+            "summary": "The Outreach call dispositions, in Outreach's display order (read live, never stored)",
+            "security": BEARER, "parameters": [TEAM, REP],
+            "responses": {"200": json_body(ref("DispositionList"), "every disposition"),
+                          "409": error("no usable connection"), **live}}},
+        "/v1/teams/{team_id}/reps/{rep_email}/sequences": {"get": {
+            "summary": "The sequences the rep can read, by name, disabled ones included (read live, never stored)",
+            "security": BEARER,
+            "parameters": [TEAM, REP, {"name": "limit", "in": "query", "example": 50,
+                                       "schema": {"type": "integer", "minimum": 1, "maximum": 200}},
+                           {"name": "cursor", "in": "query", "schema": STRING}],
+            "responses": {"200": json_body(ref("SequencePage"), "a page"), "400": error("a cursor that is not good"),
+                          "409": error("no usable connection"), **live}}},
+        "/v1/teams/{team_id}/call-outcome-rules": {
+            "get": {"summary": "The team's after_call per Outreach disposition", "security": BEARER,
+                    "parameters": [TEAM],
+                    "responses": {"200": json_body(ref("OutcomeRules"), "the rules"), **guarded}},
+            "put": {"summary": "Replace the team's rules (a bad rule changes nothing)", "security": BEARER,
+                    "parameters": [TEAM],
+                    "requestBody": {"required": True, "content": {"application/json": {
+                        "schema": ref("OutcomeRules")}}},
+                    "responses": {"200": json_body(ref("OutcomeRules"), "the rules as stored"),
+                                  "400": error("not JSON"), "413": error("body over 256 KiB"),
+                                  "422": error("each bad field named (rules.<i>.<field>); nothing stored"),
+                                  **guarded}}},
     }
 
 

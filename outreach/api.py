@@ -66,29 +66,6 @@ async def disposition_id_by_name(rep: RepSession, name: str) -> int | None:
     return None
 
 
-async def call_id_by_vendor_id(rep: RepSession, prospect_id: int, vendor_call_id: str) -> int | None:
-    """`vendorCallId` is not filterable: scan the prospect's calls for it."""
-    params: Params = {"filter[prospect][id]": prospect_id, "fields[call]": "vendorCallId"}
-    async for call in iterate(rep, "calls", params):
-        if call.attributes.get("vendorCallId") == vendor_call_id:
-            return call.id
-    return None
-
-
-async def create_call(rep: RepSession, attributes: dict[str, Any],
-                      relationships: dict[str, dict[str, Any]]) -> int:
-    document = await rep.post("/calls", body={
-        "data": {"type": "call", "attributes": attributes, "relationships": relationships},
-    })
-    return parse(Created, document).data.id
-
-
-async def mark_task_complete(rep: RepSession, task_id: int, completion_action: str | None = None) -> None:
-    """`completion_action`: `finish_no_reply` or `finish_replied` finish the task's sequence state; none advances it."""
-    params: Params | None = {"actionParams[completionAction]": completion_action} if completion_action else None
-    await rep.post(f"/tasks/{task_id}/actions/markComplete", params=params)
-
-
 async def reschedule_task(rep: RepSession, task_id: int, due_at: str) -> None:
     await rep.post(f"/tasks/{task_id}/actions/reschedule", params={"actionParams[dueAt]": due_at})
 
@@ -188,3 +165,24 @@ async def sequences_page(rep: RepSession, limit: int, url: str | None) -> tuple[
         document = await rep.get_url(url)
     page = parse(Collection, document)
     return page.data, page.links.next
+
+
+async def call_id_by_vendor_id(rep: RepSession, prospect_id: int, vendor_call_id: str) -> int | None:
+    """`vendorCallId` is not filterable: scan the prospect's calls for it."""
+    params: Params = {"filter[prospect][id]": prospect_id, "fields[call]": "vendorCallId"}
+    async for call in iterate(rep, "calls", params):
+        if call.attributes.get("vendorCallId") == vendor_call_id:
+            return call.id
+    return None
+
+
+async def create_call(rep: RepSession, attributes: dict[str, Any],
+                      relationships: dict[str, dict[str, Any]]) -> int:
+    document = await rep.post("/calls", body={
+        "data": {"type": "call", "attributes": attributes, "relationships": relationships},
+    })
+    return parse(Created, document).data.id
+
+
+async def mark_task_complete(rep: RepSession, task_id: int) -> None:
+    await rep.post(f"/tasks/{task_id}/actions/markComplete")

@@ -58,8 +58,8 @@ class CallData(BaseModel):
 
     @property
     def should_complete_task(self) -> bool:
-        """`complete_task` defaults to true when a task is linked."""
-        return self.task_id is not None and self.complete_task is not False
+        """`complete_task` defaults to true when a task is linked; `after_call.task` wins over it."""
+        return self.task_action(self.after_call) == "complete"
 
     def task_action(self, after: AfterCall | None) -> TaskAction | None:
         """What happens to the linked task under `after` (the call's own `after_call`, or merged with a rule)."""

@@ -11,7 +11,8 @@ from tests.support.service import Service
 
 PATH = "/v1/teams/team_acme/call-outcome-rules"
 RULES = {"rules": [
-    {"disposition_id": 1, "after_call": {"sequence": "finish_replied", "follow_up": {"after": "P2D", "note": "Pricing"}}},
+    {"disposition_id": 1,
+     "after_call": {"sequence": "finish_replied", "follow_up": {"after": "P2D", "note": "Pricing"}}},
     {"disposition_id": 7, "after_call": {"task": "keep", "add_to_sequence": {"sequence_id": 43}}},
     {"disposition_id": 9, "after_call": {"opt_out_of_calls": True}},
 ]}
