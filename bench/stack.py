@@ -19,7 +19,8 @@ from runtime.embedded_redis import free_port
 from sandbox.client import SandboxControl
 from schemas.events import CallCompletedEvent
 from store import keys
-from store.queue import EventQueue, JobWriter, stats
+from store.queue import EventQueue, JobWriter
+from store.telemetry import Telemetry
 
 
 class Stack:
@@ -143,7 +144,7 @@ class Stack:
 
     async def stats(self) -> dict[str, int]:
         assert self.redis is not None
-        return await stats(self.redis)
+        return await Telemetry(self.redis).totals()
 
     async def wait_logged(self, target: int, *, timeout: float, stall: float = 30.0) -> tuple[bool, float]:
         """Wait until `calls_logged` reaches target (bounded by timeout, and by `stall` s without progress)."""

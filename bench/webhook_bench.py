@@ -27,8 +27,9 @@ from schemas.outreach_webhooks import SUBSCRIBED_RESOURCES
 from store import keys
 from store.crypto import TokenCipher
 from store.outreach_changes import OutreachInbox
-from store.queue import JobWriter, stats
+from store.queue import JobWriter
 from store.subscriptions import Subscription, SubscriptionStore
+from store.telemetry import Telemetry
 from store.webhook_holders import HolderStore
 
 REPS = 50
@@ -203,7 +204,7 @@ class WebhookBench:
         while time.monotonic() < deadline:
             deliveries = await self.stack.sandbox.wait_deliveries(within=timeout)
             accepted = sum(1 for d in deliveries if d["status"] == 202)
-            counters = await stats(redis)
+            counters = await Telemetry(redis).totals()
             done = counters.get("notifications_sent", 0) + counters.get("notifications_duplicate", 0)
             if done >= accepted and self.receiver.count >= changes:
                 return True

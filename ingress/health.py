@@ -13,7 +13,6 @@ from starlette.responses import Response
 
 from ingress.responses import JSON
 from runtime.services import Services
-from store.queue import stats
 from store.telemetry import BUCKETS, EVENT_TO_OUTREACH, OUTREACH_REQUEST, HistogramSeries
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -78,7 +77,7 @@ def _histogram(name: str, documentation: str, labels: list[str], series: list[Hi
 async def metrics(request: Request) -> Response:
     services: Services = request.state.services
     try:
-        counters = await stats(services.redis)
+        counters = await services.ops.telemetry.totals()
         gauges = {
             "queue_depth": await services.stores.queue.depth(),
             "dead_letters": await services.stores.dead_letters.count(),

@@ -63,6 +63,7 @@ async def receive(request: Request) -> Response:
         fresh = await services.stores.queue.accept(event_id, body, queue=queued, call=call)
         if fresh and not queued:
             await services.stores.queue.record_ignored(event_id, envelope.type)
+            services.ops.telemetry.count("events_ignored")
     except NotReplicated as unconfirmed:
         # On the master, maybe not on a replica a failover would promote: the sender's retry is answered 200
         # (duplicate) if it was kept, 202 if it was lost with the master.

@@ -28,7 +28,6 @@ from ingress.errors import error, read_body
 from ingress.responses import JSON
 from runtime.services import Services
 from schemas.outreach_webhooks import SUBSCRIBED_RESOURCES, is_stale, parse_delivery, reduce_delivery
-from store.queue import count
 from store.subscriptions import Subscription
 
 log = logging.getLogger("ingress.outreach_webhooks")
@@ -84,7 +83,7 @@ async def receive(request: Request) -> Response:
     event_id = _header_id(request.headers.get("outreach-webhook-event-id", "")) or f"sig-{signature}"
     parsed = parse_delivery(raw)
     if is_stale(parsed, time.time()):
-        await _count(services, "outreach_webhooks_stale")
+        services.ops.telemetry.count("outreach_webhooks_stale")
         return error(400, "stale_delivery", "meta.deliveredAt is unreadable or not within the last hour")
     change = reduce_delivery(parsed, team_id=sub.team_id, rep_email=sub.rep_email, webhook_id=webhook_id,
                              event_id=event_id, received_at=int(time.time() * 1000))
@@ -94,20 +93,13 @@ async def receive(request: Request) -> Response:
                                             change.model_dump(mode="json") if wanted and change else None,
                                             body_mac=signature)
         if fresh and not wanted:
-            await count(services.redis, "outreach_webhooks_ignored")
+            services.ops.telemetry.count("outreach_webhooks_ignored")
     except RedisError:
         log.exception("queue write failed webhook=%s event=%s", webhook_id, event_id)
         return error(503, "queue_unavailable", "the delivery could not be stored; retry later")
     if not fresh:
         return JSON({"status": "duplicate", "event_id": event_id}, status_code=200)
     return JSON({"status": "queued" if wanted else "ignored", "event_id": event_id}, status_code=202)
-
-
-async def _count(services: Services, stat: str) -> None:
-    try:
-        await count(services.redis, stat)
-    except RedisError:
-        log.warning("counter %s not bumped: Redis unavailable", stat)
 
 
 def _verify(candidates: list[Subscription], body: bytes, signature: str) -> Subscription | None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from outreach.client import Params, RepSession
@@ -176,13 +176,15 @@ async def call_id_by_vendor_id(rep: RepSession, prospect_id: int, vendor_call_id
     return None
 
 
-async def create_call(rep: RepSession, attributes: dict[str, Any],
-                      relationships: dict[str, dict[str, Any]]) -> int:
-    document = await rep.post("/calls", body={
-        "data": {"type": "call", "attributes": attributes, "relationships": relationships},
-    })
-    return parse(Created, document).data.id
+async def create_call(rep: RepSession, attributes: dict[str, Any], relationships: dict[str, dict[str, Any]],
+                      *, done: Callable[[], Awaitable[int | None]]) -> int:
+    """`POST /calls`; `done`: finds the call an answer lost on the way back may have created (its id, else None)."""
+    body = {"data": {"type": "call", "attributes": attributes, "relationships": relationships}}
+    return await rep.write_once("POST", "/calls", body=body, read=lambda document: parse(Created, document).data.id,
+                                done=done)
 
 
-async def mark_task_complete(rep: RepSession, task_id: int) -> None:
-    await rep.post(f"/tasks/{task_id}/actions/markComplete")
+async def mark_task_complete(rep: RepSession, task_id: int, *, done: Callable[[], Awaitable[bool | None]]) -> bool:
+    """`markComplete` (True); `done`: True when the task is complete already (completing it again is refused)."""
+    return await rep.write_once("POST", f"/tasks/{task_id}/actions/markComplete", body=None,
+                                read=lambda _: True, done=done)

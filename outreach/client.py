@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, TypeVar
 
 import aiohttp
 import orjson
@@ -33,6 +33,8 @@ REQUEST_TIMEOUT_SECONDS = 15.0
 _TIMEOUT = aiohttp.ClientTimeout(total=REQUEST_TIMEOUT_SECONDS)
 
 Params = dict[str, str | int]
+Document = dict[str, Any]
+T = TypeVar("T")
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
 
 
@@ -110,6 +112,15 @@ class RepSession:
         """
         return await retried(lambda: self._request_once(method, path, params, body),
                              idempotent=method in IDEMPOTENT_METHODS if idempotent is None else idempotent)
+
+    async def write_once(self, method: str, path: str, *, body: dict[str, Any] | None, read: Callable[[Document], T],
+                         done: Callable[[], Awaitable[T | None]]) -> T:
+        """A write that must happen once, its answer read by `read`. After an answer lost on the way back it is
+        sent again only once `done()` (the caller's done-check: the result when Outreach has it, else None) says
+        Outreach does not have it (outreach/quick_retry.py)."""
+        async def attempt() -> T:
+            return read(await self._request_once(method, path, None, body))
+        return await retried(attempt, idempotent=False, done=done)
 
     async def _request_once(self, method: str, path: str, params: Params | None, body: dict[str, Any] | None
                             ) -> dict[str, Any]:

@@ -6,8 +6,11 @@ tries within about two seconds land most calls at once instead of a job backoff 
 - a request that never reached Outreach (the connection failed before it was sent): always;
 - a read, or any answer that says nothing was done (5xx, 429, a dropped connection): when the request is
   idempotent (GET, DELETE);
-- a write that may have been done (5xx or a dropped connection after sending): only through `guarded`, which asks
-  Outreach whether it was done before sending it again (`POST /calls` checks the call's `vendorCallId`).
+- a write that may have been done (5xx or a dropped connection after sending): only with a done-check, which asks
+  Outreach whether it was done before sending it again (`RepSession.write_once`; the call pipeline's steps pass
+  theirs: `POST /calls` looks for the call's `vendorCallId`, markComplete reads the task's state).
+
+This is the only place a single request is tried again: each request is wrapped once, by the client.
 
 Every try goes through the rep's rate budget (outreach/budget.py), so quick retries never overspend it, and a
 `Retry-After` longer than the quick window leaves the wait to the job.
@@ -45,17 +48,14 @@ async def retried(attempt: Callable[[], Awaitable[T]], *, idempotent: bool,
     """`attempt()`, tried again quickly on failures `wait_before_retry` allows.
 
     With `done`, `attempt` is a write that must happen once: after a failure that leaves it unknown whether Outreach
-    did it, `done()` (its result when it was done, else None) is asked before writing again.
+    did it (sent, answer lost), `done()` (its result when it was done, else None) is asked before writing again;
+    a 429 or a request never sent did nothing, and is sent again without asking.
     """
     started = time.monotonic()
     for delay in (*DELAYS_SECONDS, None):
         try:
             return await attempt()
         except (OutreachUnavailable, RateLimited) as error:
-            if done is not None and not (isinstance(error, OutreachUnavailable) and error.sent):
-                # A guarded write is a request that already had its own quick tries (OutreachSession.request) for
-                # what is always safe (a 429, a request never sent): here only "sent, answer lost" is left.
-                raise
             least = wait_before_retry(error, idempotent=idempotent or done is not None)
             if delay is None or least is None:
                 raise

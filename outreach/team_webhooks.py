@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from dataclasses import dataclass, field
 
 from redis.asyncio import Redis
@@ -30,15 +29,14 @@ from store import keys
 from store.connections import ConnectionStore
 from store.locks import Lock
 from store.outreach_changes import OutreachInbox
-from store.queue import count
 from store.subscriptions import SubscriptionStore
+from store.telemetry import Telemetry
 from store.users import UserDirectory
 from store.webhook_holders import HolderStore
 
 log = logging.getLogger("outreach.team_webhooks")
 
 TEAM_LOCK_MS = 60_000
-LOCK_POLL_SECONDS = 0.05
 
 
 class SubscriptionBusy(Exception):
@@ -61,9 +59,10 @@ class TeamReport:
 
 class TeamSubscriptions:
     def __init__(self, redis: Redis, client: OutreachClient, store: SubscriptionStore, holders: HolderStore,
-                 connections: ConnectionStore, users: UserDirectory, target_url: str,
+                 connections: ConnectionStore, users: UserDirectory, target_url: str, telemetry: Telemetry,
                  *, lock_ms: int = TEAM_LOCK_MS) -> None:
         self._redis = redis
+        self._telemetry = telemetry
         self._client = client
         self._store = store
         self._connections = connections
@@ -79,11 +78,8 @@ class TeamSubscriptions:
         (tokens still stored): never the holder, its set goes. `members`: the team's reps with a stored connection,
         when the caller has them already. `wait`: seconds to wait for the team's lock."""
         lock = Lock(self._redis, keys.webhook_team_lock(team_id), self._lock_ms)
-        deadline = time.monotonic() + wait
-        while not await lock.acquire():
-            if time.monotonic() >= deadline:
-                raise SubscriptionBusy
-            await asyncio.sleep(LOCK_POLL_SECONDS)
+        if not await lock.acquire(wait=wait):
+            raise SubscriptionBusy
         try:
             if members is None:
                 members = [rep for team, rep in await self._connections.connected_reps() if team == team_id]
@@ -118,7 +114,7 @@ class TeamSubscriptions:
                 raise SubscriptionBusy
             report.holder, report.moved_from = target, holder
             if holder is not None:
-                await count(self._redis, "webhook_sets_moved")
+                self._telemetry.count("webhook_sets_moved")
             log.info("webhook holder team=%s from=%s to=%s", team_id, holder, target)
         for rep, ids in sets.items():
             if rep != target:
@@ -172,7 +168,7 @@ class TeamSubscriptions:
         cannot be deleted now is forgotten anyway: its deliveries get 401, and the holder's next sync deletes
         it as an orphan."""
         deleted = 0
-        await count(self._redis, "webhook_sets_retired")
+        self._telemetry.count("webhook_sets_retired")
         for webhook_id in ids.values():
             deleted += await self._delete(team_id, webhook_id, [rep for rep in (rep_email, fallback) if rep])
         for resource, webhook_id in ids.items():

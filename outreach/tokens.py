@@ -7,7 +7,6 @@ may have refreshed meanwhile) and only then asks Outreach.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -54,14 +53,16 @@ class TokenManager:
     async def refresh(self, team_id: str, rep_email: str, *, stale: str) -> TokenSet:
         """Make sure the stored access token is not `stale` (nor near expiry), refreshing at most once."""
         lock = Lock(self._redis, keys.refresh_lock(team_id, rep_email), LOCK_TTL_MS)
-        deadline = time.monotonic() + WAIT_FOR_PEER_SECONDS
-        while not await lock.acquire():
-            if time.monotonic() > deadline:
-                raise ReconnectRequired("token refresh is stuck behind another process")
-            await asyncio.sleep(0.05)
-            current = await self._stored(team_id, rep_email)
-            if _fresh(current, stale):
-                return current
+        seen: list[TokenSet] = []
+
+        async def refreshed_by_peer() -> bool:
+            seen[:] = [await self._stored(team_id, rep_email)]
+            return _fresh(seen[0], stale)
+
+        if not await lock.acquire(wait=WAIT_FOR_PEER_SECONDS, unless=refreshed_by_peer):
+            if seen and _fresh(seen[0], stale):
+                return seen[0]
+            raise ReconnectRequired("token refresh is stuck behind another process")
         try:
             current = await self._stored(team_id, rep_email)
             if _fresh(current, stale):

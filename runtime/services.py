@@ -105,7 +105,7 @@ class Outreach:
                               on_needs_reconnect=hand_over_on_reconnect(stores.holders, stores.inbox))
         client = OutreachClient(http, tokens, settings.outreach_api_url, telemetry=telemetry)
         webhooks = TeamSubscriptions(redis, client, stores.subscriptions, stores.holders, stores.connections,
-                                     stores.users, settings.webhook_target_url)
+                                     stores.users, settings.webhook_target_url, telemetry)
         return cls(tokens=tokens, client=client, webhooks=webhooks)
 
 

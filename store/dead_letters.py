@@ -26,7 +26,6 @@ class DeadLetters:
         async with self._redis.pipeline(transaction=True) as pipe:
             pipe.hset(keys.DEAD_LETTERS, letter.event_id, letter.model_dump_json())
             pipe.zadd(keys.DEAD_LETTER_INDEX, {letter.event_id: letter.dead_at})
-            pipe.hincrby(keys.STATS, "events_dead_lettered", 1)
             await pipe.execute()
 
     async def ensure_indexed(self) -> int:
@@ -92,10 +91,6 @@ class DeadLetters:
                 pipe.zrem(keys.FLAGGED_INDEX, *ids)
                 removed, _ = await pipe.execute()
             flags += int(removed)
-        async with self._redis.pipeline(transaction=False) as pipe:
-            pipe.hincrby(keys.STATS, "dead_letters_expired", dead)
-            pipe.hincrby(keys.STATS, "flags_expired", flags)
-            await pipe.execute()
         return dead, flags
 
     async def discard(self, event_id: str) -> bool:

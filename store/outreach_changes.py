@@ -72,10 +72,7 @@ class OutreachInbox:
         await self._redis.delete(keys.reconcile_cursor(team_id, rep_email))
 
     async def mark_gone(self, url: str) -> None:
-        async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.hset(keys.NOTIFY_GONE, url, str(int(time.time())))
-            pipe.hincrby(keys.STATS, "notify_url_gone", 1)
-            await pipe.execute()
+        await self._redis.hset(keys.NOTIFY_GONE, url, str(int(time.time())))
 
     async def is_gone(self, url: str) -> bool:
         return bool(await self._redis.hexists(keys.NOTIFY_GONE, url))

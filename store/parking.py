@@ -28,7 +28,6 @@ class ParkingLot:
             pipe.sadd(keys.PARKED_REPS, keys.rep_member(team_id, rep_email))
             # The first parking counts for retention: a release that parks the event again keeps it.
             pipe.zadd(keys.PARKED_SINCE, {_since_member(team_id, rep_email, event_id): int(time.time())}, nx=True)
-            pipe.hincrby(keys.STATS, "events_parked", 1)
             await pipe.execute()
 
     async def count(self, team_id: str, rep_email: str) -> int:
@@ -86,8 +85,6 @@ class ParkingLot:
                     await self._redis.srem(keys.PARKED_REPS, keys.rep_member(team_id, rep_email))
             if len(due) < batch:
                 break
-        if expired:
-            await self._redis.hincrby(keys.STATS, "parked_expired", expired)
         return expired
 
     async def _index_unindexed(self) -> None:

@@ -151,15 +151,5 @@ class EventQueue:
             pipe.lpush(keys.IGNORED, orjson.dumps({"event_id": event_id, "type": event_type[:100],
                                                    "at": int(time.time())}))
             pipe.ltrim(keys.IGNORED, 0, 999)
-            pipe.hincrby(keys.STATS, "events_ignored", 1)
             await pipe.execute()
 
-
-async def count(redis: Redis, stat: str, amount: int = 1) -> None:
-    """Bump a counter shared by every process (read by /metrics and /ops)."""
-    await redis.hincrby(keys.STATS, stat, amount)
-
-
-async def stats(redis: Redis) -> dict[str, int]:
-    raw = await redis.hgetall(keys.STATS)
-    return {k.decode(): int(v) for k, v in raw.items()}

@@ -1,8 +1,9 @@
-"""Figures shared by every process for /ops charts and /metrics: per-minute and per-hour counts, histograms.
+"""The one figure system, shared by every process: counts (per minute, per hour and in total since the start) for
+/ops charts and /metrics, and histograms.
 
 Hot paths only touch memory: `count` and `observe` add to a buffer that `drain_into` writes to Redis in one
-pipeline (runtime/flusher.py, every second). A process that dies loses at most that second of chart figures;
-the exact counters of record (`keys.STATS`, the queue, dead letters) are written as before.
+pipeline (runtime/flusher.py, four times a second). A process that dies loses at most that quarter second of
+figures; what must be exact is the state itself (the queue, dead letters, parked events), counted from Redis.
 """
 
 from __future__ import annotations
@@ -83,6 +84,8 @@ class Telemetry:
             pipe.hincrby(keys.hour_series(minute // 60), series, amount)
             if series.startswith(INGEST_PREFIX):
                 pipe.hincrby(keys.INGEST_TOTALS, series, amount)
+            elif not series.startswith(LATENCY_FIELD):
+                pipe.hincrby(keys.STATS, series, amount)
         for minute in minutes:
             pipe.expire(keys.minute_series(minute), MINUTE_TTL_SECONDS)
             pipe.expire(keys.hour_series(minute // 60), HOUR_TTL_SECONDS)
@@ -127,6 +130,11 @@ class Telemetry:
             elif part.isdigit() and int(part) < size:
                 series.buckets[int(part)] = int(value)
         return [by_label[label] for label in sorted(by_label)]
+
+    async def totals(self) -> dict[str, int]:
+        """Every count since the start (ingest outcomes apart: `ingest_totals`)."""
+        raw = await self._redis.hgetall(keys.STATS)
+        return {k.decode(): int(v) for k, v in raw.items()}
 
     async def ingest_totals(self) -> dict[str, int]:
         raw = await self._redis.hgetall(keys.INGEST_TOTALS)

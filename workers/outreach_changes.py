@@ -41,7 +41,6 @@ from schemas.outreach_webhooks import (
     ReducedChange,
     build_notification,
 )
-from store.queue import count
 from workers import retry
 
 log = logging.getLogger("workers.outreach_changes")
@@ -58,7 +57,7 @@ async def outreach_change(ctx: dict[str, Any], change: dict[str, Any]) -> dict[s
     try:
         reduced = ReducedChange.model_validate(change)
     except ValidationError:
-        await count(services.redis, "outreach_changes_invalid")
+        services.ops.telemetry.count("outreach_changes_invalid")
         return {"status": "invalid"}
     attempt = int(ctx.get("job_try") or 1)
     if reduced.resource == USER_RESOURCE:
@@ -66,7 +65,7 @@ async def outreach_change(ctx: dict[str, Any], change: dict[str, Any]) -> dict[s
     if reduced.resource in NOTIFY_RESOURCES:
         job_id = str(ctx.get("job_id") or reduced.event_id)
         return await Notifier(services).notify(reduced, job_id, attempt)
-    await count(services.redis, "outreach_changes_ignored")
+    services.ops.telemetry.count("outreach_changes_ignored")
     return {"status": "ignored", "event": reduced.event}
 
 
@@ -92,7 +91,7 @@ async def _refresh_user(services: Services, change: ReducedChange, attempt: int)
     if user is None:
         return {**result, "status": "user_not_found"}
     await services.stores.users.upsert_user(team_id, user)
-    await count(services.redis, "outreach_users_refreshed")
+    services.ops.telemetry.count("outreach_users_refreshed")
     log.info("user refreshed team=%s user=%s", team_id, user.id)
     return {**result, "status": "user_refreshed"}
 
@@ -113,10 +112,10 @@ class Notifier:
         if change.change_key is None:
             return {**result, "status": "ignored"}
         if await self.inbox.is_gone(url):
-            await count(services.redis, "notifications_not_sent_gone")
+            services.ops.telemetry.count("notifications_not_sent_gone")
             return {**result, "status": "notify_url_gone"}
         if not await self.inbox.claim(change.change_key, job_id):
-            await count(services.redis, "notifications_duplicate")
+            services.ops.telemetry.count("notifications_duplicate")
             return {**result, "status": "duplicate"}
         change = await self.fill_in(change)
         notification = build_notification(change, await self.rep_emails(change))
@@ -126,24 +125,25 @@ class Notifier:
         except (aiohttp.ClientError, TimeoutError) as failed:
             return await self._retry_or_give_up(result, f"unreachable ({type(failed).__name__})", attempt)
         if 200 <= status < 300:
-            await count(services.redis, "notifications_sent")
+            services.ops.telemetry.count("notifications_sent")
             if change.source == "reconciliation":
-                await count(services.redis, "notifications_reconciled")
+                services.ops.telemetry.count("notifications_reconciled")
             log.info("notified %s event=%s resource_id=%s", notification.id, change.event, change.resource_id)
             return {**result, "status": "sent"}
         if status == 410:
             await self.inbox.mark_gone(url)
+            self.services.ops.telemetry.count("notify_url_gone")
             log.warning("notify URL answered 410: delivery stopped for good (ops counter notify_url_gone)")
             return {**result, "status": "notify_url_gone"}
         return await self._retry_or_give_up(result, f"answered {status}", attempt)
 
     async def _retry_or_give_up(self, result: dict[str, Any], reason: str, attempt: int) -> dict[str, Any]:
         if retry.NOTIFY.exhausted(attempt):
-            await count(self.services.redis, "notifications_failed")
+            self.services.ops.telemetry.count("notifications_failed")
             log.warning("notification %s gave up after %d attempts: %s", result.get("notification_id"),
                         attempt, reason)
             return {**result, "status": "failed", "reason": reason}
-        await count(self.services.redis, "notifications_retried")
+        self.services.ops.telemetry.count("notifications_retried")
         log.info("notification %s retrying attempt=%d: %s", result.get("notification_id"), attempt, reason)
         raise retry.NOTIFY.again(attempt)
 

@@ -27,7 +27,6 @@ from schemas.times import normalize_timestamp, outreach_time, parse_time
 from store import keys
 from store.locks import Lock
 from store.outreach_changes import OutreachInbox
-from store.queue import count
 
 log = logging.getLogger("workers.reconcile")
 
@@ -63,7 +62,7 @@ async def _reconcile_guarded(services: Services, team_id: str, rep_email: str, g
     if await services.stores.connections.status(team_id, rep_email) is not ConnectionStatus.CONNECTED:
         return 0
     if budget_low(services, team_id, rep_email):
-        await count(services.redis, "reconcile_skipped_low_budget")
+        services.ops.telemetry.count("reconcile_skipped_low_budget")
         return 0
     lock = Lock(services.redis, keys.reconcile_lock(team_id, rep_email), LOCK_MS)
     if not await lock.acquire():
@@ -110,7 +109,7 @@ async def reconcile_rep(services: Services, team_id: str, rep_email: str, *, gra
                 newest = raw
         await inbox.set_cursor(team_id, rep_email, resource, deferred or newest)
     if queued:
-        await count(services.redis, "reconcile_queued", queued)
+        services.ops.telemetry.count("reconcile_queued", queued)
         log.info("reconcile queued team=%s rep=%s changes=%d", team_id, rep_email, queued)
     return queued
 

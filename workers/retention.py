@@ -22,6 +22,9 @@ async def expire_retained(ctx: dict[str, Any]) -> dict[str, int]:
     before = time.time() - services.settings.retention_days * DAY_SECONDS
     dead, flags = await services.stores.dead_letters.expire(before)
     parked = await services.stores.parking.expire(before)
+    for figure, amount in (("dead_letters_expired", dead), ("flags_expired", flags), ("parked_expired", parked)):
+        if amount:
+            services.ops.telemetry.count(figure, amount)
     if dead or flags or parked:
         log.info("retention dropped dead_letters=%d parked=%d flags=%d", dead, parked, flags)
     return {"dead_letters": dead, "parked": parked, "flags": flags}

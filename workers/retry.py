@@ -18,8 +18,9 @@ from arq import Retry
 from outreach.errors import RateLimited
 
 
-def _jitter(low: float, high: float) -> float:
-    return random.uniform(low, high)  # noqa: S311 (spreading retries, not a secret)
+def jitter() -> float:
+    """A random fraction in [0, 1): spreads retries so jobs failed together do not return together."""
+    return random.random()  # noqa: S311 (spreading retries, not a secret)
 
 
 @dataclass(frozen=True)
@@ -31,10 +32,11 @@ class Policy:
     base_seconds: float
     cap_seconds: float = 300.0
 
-    def backoff(self, attempt: int, hint: float | None = None) -> float:
-        """Seconds before attempt `attempt + 1`; never sooner than Outreach's `hint` (its Retry-After)."""
+    def backoff(self, attempt: int, hint: float | None = None, spread: float | None = None) -> float:
+        """Seconds before attempt `attempt + 1`; never sooner than Outreach's `hint` (its Retry-After). `spread`:
+        where in the ±20 % to land, 0 to 1 (random when not given)."""
         base = min(self.base_seconds * 2.0 ** (attempt - 1), self.cap_seconds)
-        return max(base * _jitter(0.8, 1.2), hint or 0.0)
+        return max(base * (0.8 + 0.4 * (jitter() if spread is None else spread)), hint or 0.0)
 
     def exhausted(self, attempt: int) -> bool:
         return attempt >= self.max_attempts
@@ -47,14 +49,25 @@ LOG_CALL = Policy(max_attempts=12, base_seconds=2.0)  # about an hour before an 
 NOTIFY = Policy(max_attempts=10, base_seconds=1.0)  # about 8 minutes
 USER_REFRESH = Policy(max_attempts=8, base_seconds=1.0)
 SUBSCRIPTION_SYNC = Policy(max_attempts=8, base_seconds=1.0)
+RATE_LIMIT_SPREAD_SECONDS = 2.0
+BUSY_SECONDS, BUSY_SPREAD_SECONDS = 1.0, 1.0  # another worker holds the call
+
+
+def rate_limit_wait(retry_after: float, spread: float | None = None) -> float:
+    """Outreach said 429 (or the rep's budget is spent): come back when Outreach said to, plus up to 2 s so the
+    rep's jobs do not return all at once. No attempt limit: the wait is Outreach's, and it always ends."""
+    return retry_after + RATE_LIMIT_SPREAD_SECONDS * (jitter() if spread is None else spread)
 
 
 def after_rate_limit(limited: RateLimited) -> Retry:
-    """Outreach said 429 (or the rep's budget is spent): come back when Outreach said to, plus up to 2 s so the
-    rep's jobs do not return all at once. No attempt limit: the wait is Outreach's, and it always ends."""
-    return Retry(defer=limited.retry_after + _jitter(0, 2))
+    return Retry(defer=rate_limit_wait(limited.retry_after))
 
 
 def shortly(seconds: float, spread: float) -> Retry:
     """Busy right now (another worker holds the call, a concurrency gate is full): try again in a moment."""
-    return Retry(defer=seconds + _jitter(0, spread))
+    return Retry(defer=seconds + spread * jitter())
+
+
+def at(seconds: float) -> Retry:
+    """The job runs again in `seconds` (a wait decided elsewhere from this module's policies)."""
+    return Retry(defer=seconds)

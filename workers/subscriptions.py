@@ -13,7 +13,6 @@ from typing import Any
 from outreach.errors import NotConnected, OutreachError, OutreachRejected, RateLimited, ReconnectRequired
 from outreach.team_webhooks import SubscriptionBusy
 from runtime.services import Services
-from store.queue import count
 from workers import retry
 
 log = logging.getLogger("workers.subscriptions")
@@ -27,7 +26,7 @@ _SYNC_GATE = asyncio.Semaphore(CONCURRENT_TEAMS)
 
 async def _counted(services: Services, fixed: int) -> None:
     if fixed:
-        await count(services.redis, "webhooks_repaired", fixed)
+        services.ops.telemetry.count("webhooks_repaired", fixed)
 
 
 async def sync_subscriptions(ctx: dict[str, Any], team_id: str, rep_email: str) -> dict[str, Any]:

@@ -16,7 +16,6 @@ from schemas.ops import DeadLetter, DeadLetterFilter
 from schemas.outreach_webhooks import NOTIFY_RESOURCES
 from store import keys
 from store.heartbeats import HEARTBEAT_TTL_SECONDS
-from store.queue import stats
 from store.telemetry import EVENT_TO_OUTREACH_BUCKETS, latency_buckets, percentile
 
 PAGE = 50
@@ -91,7 +90,7 @@ async def overview(services: Services) -> dict[str, Any]:
         "dead_letters": await services.stores.dead_letters.count(),
         "parked": await services.stores.parking.total(parked_reps),
         "flagged": await services.stores.dead_letters.flag_count(),
-        "counters": await stats(services.redis),
+        "counters": await services.ops.telemetry.totals(),
         "queue": {**queue, "in_flight": sum(w["in_flight"] for w in workers_seen if w["alive"])},
         "retries_waiting": await services.ops.retries.count(),
         "parked_reps": len(parked_reps),

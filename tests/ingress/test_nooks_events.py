@@ -123,7 +123,7 @@ async def test_other_event_types_are_accepted_and_recorded_as_ignored(svc: Servi
     assert await svc.post_event(event) == (202, {"status": "ignored", "event_id": "evt_started"})
     assert await svc.post_event(event) == (200, {"status": "duplicate", "event_id": "evt_started"})
     assert await svc.redis.zcard(keys.QUEUE) == 0
-    assert await svc.redis.hget(keys.STATS, "events_ignored") == b"1"
+    assert (await svc.figures(events_ignored=1))["events_ignored"] == 1
 
 
 async def test_queue_unavailable_answers_503_and_keeps_nothing(svc: Service) -> None:

@@ -158,7 +158,7 @@ async def test_a_stale_or_unreadable_delivered_at_is_refused(svc: Service, when:
     status, body = await deliver(svc, stale, subs["task"])
     assert (status, body["error"]["code"]) == (400, "stale_delivery"), when
     assert await _queued(svc) == 0
-    assert await svc.redis.hget(keys.STATS, "outreach_webhooks_stale") == b"1"
+    assert (await svc.figures(outreach_webhooks_stale=1))["outreach_webhooks_stale"] == 1
 
 
 async def test_malformed_json_after_a_valid_signature_is_400(svc: Service) -> None:

@@ -40,7 +40,8 @@ async def test_validation_error_message_holds_no_detail(services: Services) -> N
     rep = services.outreach.client.for_rep("team_acme", "ana@acme.com")
     # A request Outreach's contract allows, refused for its data (no prospect 95): the detail quotes the id.
     with pytest.raises(OutreachRejected) as info:
-        await api.create_call(rep, {"note": "secret note"}, {"prospect": {"data": {"type": "prospect", "id": 95}}})
+        await api.create_call(rep, {"note": "secret note"}, {"prospect": {"data": {"type": "prospect", "id": 95}}},
+                              done=_nothing_written)
     message = str(info.value)
     assert message.startswith("Outreach answered 422 validationError")
     assert "secret" not in message and "95" not in message
@@ -48,12 +49,12 @@ async def test_validation_error_message_holds_no_detail(services: Services) -> N
 
 async def test_5xx_dropped_connection_and_429(svc: Service, services: Services) -> None:
     rep = services.outreach.client.for_rep("team_acme", "ana@acme.com")
-    await svc.sandbox.fail_next("/api/v2/calls", method="POST", status=502)
+    await svc.sandbox.fail_next("/api/v2/calls", method="POST", status=502, count=4)
     with pytest.raises(OutreachUnavailable):
-        await api.create_call(rep, {}, {})
-    await svc.sandbox.fail_next("/api/v2/calls", method="POST", drop=True)
+        await api.create_call(rep, {}, {}, done=_nothing_written)
+    await svc.sandbox.fail_next("/api/v2/calls", method="POST", drop=True, count=4)
     with pytest.raises(OutreachUnavailable):
-        await api.create_call(rep, {}, {})
+        await api.create_call(rep, {}, {}, done=_nothing_written)
     await svc.sandbox.fail_next("/api/v2/prospects/*", status=429, retry_after=7)
     with pytest.raises(RateLimited) as info:
         await api.get_one(rep, "prospects", 3456)
@@ -69,3 +70,7 @@ async def test_expired_token_is_refreshed_and_revoked_access_asks_for_reconnect(
     with pytest.raises(ReconnectRequired):
         await api.get_one(rep, "prospects", 3456)
     assert (await svc.connection("team_acme", "ana@acme.com"))["status"] == "needs_reconnect"
+
+
+async def _nothing_written() -> int | None:
+    return None

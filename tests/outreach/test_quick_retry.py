@@ -51,8 +51,25 @@ async def test_a_write_that_may_have_been_done_is_not_sent_again(svc: Service, s
     await svc.sandbox.clear_requests()
     await svc.sandbox.fail_next("/api/v2/calls", method="POST", status=502)
     with pytest.raises(OutreachUnavailable):
-        await api.create_call(rep, {}, {})
+        await rep.post("/calls", body={"data": {"type": "call", "attributes": {}}})  # no done-check to ask
     assert await _sent(svc, "POST", "/api/v2/calls") == 1
+
+
+async def test_a_write_with_a_done_check_asks_it_before_sending_again(svc: Service, services: Services) -> None:
+    """The answer to POST /calls is lost after Outreach made the call: the done-check finds it, no second POST."""
+    rep = services.outreach.client.for_rep("team_acme", "ana@acme.com")
+    await svc.sandbox.clear_requests()
+    await svc.sandbox.fail_next("/api/v2/calls", method="POST", after_effect=True, drop=True)
+    made: list[int] = []
+
+    async def done() -> int | None:
+        calls = await svc.calls("vendor_1")
+        made.extend(int(call["id"]) for call in calls)
+        return made[0] if made else None
+
+    call_id = await api.create_call(rep, {"vendorCallId": "vendor_1", "direction": "outbound"},
+                                    {"prospect": {"data": {"type": "prospect", "id": 3456}}}, done=done)
+    assert [call_id] == made and await _sent(svc, "POST", "/api/v2/calls") == 1
 
 
 async def test_a_write_that_never_left_is_sent_again(svc: Service) -> None:
@@ -96,21 +113,23 @@ async def test_a_guarded_write_asks_before_writing_again() -> None:
     assert (writes, asked) == (["write", "write"], ["asked", "asked"])
 
 
-async def test_a_guarded_write_leaves_what_its_request_retried_to_the_job() -> None:
-    # The write's own request already had its quick tries for a 429 or a request never sent: no second window.
+async def test_a_guarded_write_is_sent_again_without_asking_when_nothing_was_done() -> None:
+    """A 429 or a request never sent did nothing: sent again (one retry layer: each request is wrapped once),
+    without asking the done-check."""
     for error in (RateLimited(0.1), OutreachUnavailable("refused", sent=False)):
         writes: list[str] = []
 
         async def write(error: Exception = error) -> int:
             writes.append("write")
-            raise error
+            if len(writes) == 1:
+                raise error
+            return 7
 
         async def done() -> int | None:
             raise AssertionError("nothing was sent: nothing to ask about")
 
-        with pytest.raises(type(error)):
-            await retried(write, idempotent=False, done=done)
-        assert writes == ["write"]
+        assert await retried(write, idempotent=False, done=done) == 7
+        assert writes == ["write", "write"]
 
 
 async def test_a_long_retry_after_is_left_to_the_job() -> None:

@@ -65,7 +65,7 @@ async def test_api_requests_do_not_follow_redirects(settings: Settings, redirect
     rep = services.outreach.client.with_tokens("team_acme", "ana@acme.com", tokens)
     try:
         with pytest.raises(OutreachUnavailable):
-            await api.create_call(rep, {"note": "Wants pricing for 40 seats"}, {})
+            await api.create_call(rep, {"note": "Wants pricing for 40 seats"}, {}, done=_nothing_written)
         with pytest.raises(OutreachUnavailable):
             await api.get_one(rep, "prospects", 3456)
     finally:
@@ -84,3 +84,7 @@ async def test_the_token_endpoint_does_not_follow_redirects(settings: Settings, 
     finally:
         await services.close()
     assert redirector.reached_elsewhere == []
+
+
+async def _nothing_written() -> int | None:
+    return None

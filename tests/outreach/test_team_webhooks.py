@@ -11,7 +11,6 @@ from outreach.team_webhooks import SubscriptionBusy, TeamSubscriptions
 from outreach.webhooks import SetSync
 from runtime.services import Services
 from store import keys
-from store.queue import stats
 from tests.support.notify import NotifyReceiver
 from tests.support.outreach_hooks import (
     RESOURCES,
@@ -125,7 +124,8 @@ async def test_concurrent_syncs_from_many_processes_elect_one_holder(svc: Servic
             if index % 2:
                 teams = TeamSubscriptions(services.redis, services.outreach.client, store_of(svc),
                                           services.stores.holders, services.stores.connections,
-                                          services.stores.users, svc.settings.webhook_target_url, lock_ms=1)
+                                          services.stores.users, svc.settings.webhook_target_url,
+                                          services.ops.telemetry, lock_ms=1)
             for _ in range(40):
                 try:
                     await teams.ensure(TEAM, prefer=REPS[index % len(REPS)])
@@ -175,7 +175,7 @@ async def test_holder_disconnect_moves_the_set_and_the_last_disconnect_removes_i
     assert len(per_change) == changes and max(per_change.values()) <= 2
     assert any(count == 2 for count in per_change.values())  # the move overlapped some changes: both sets
     assert len(notify.about("prospect", 3459)) == changes  # each change notified once
-    counters = await stats(svc.redis)
+    counters = await svc.figures(webhook_sets_moved=1)
     assert counters["webhook_sets_moved"] == 1
 
     # A rep who is not the holder leaves: nothing moves.
@@ -253,7 +253,7 @@ async def test_a_change_the_holder_cannot_read_is_notified_by_reconciliation(svc
     assert len(notes) == 1
     assert notes[0]["data"]["rep_emails"] == ["ben@acme.com"] and notes[0]["data"]["event"] == "task.updated"
     assert len(notify.about("task", 1122)) == 1
-    assert (await stats(svc.redis))["notifications_reconciled"] == 1
+    assert (await svc.figures(notifications_reconciled=1))["notifications_reconciled"] == 1
 
 
 async def test_per_rep_sets_of_an_older_version_become_one_on_repair(svc: Service, notify: NotifyReceiver) -> None:
@@ -281,7 +281,7 @@ async def test_per_rep_sets_of_an_older_version_become_one_on_repair(svc: Servic
     assert result == {"teams": 1, "repaired": 0, "failed": 0}
     holder, _ = await _one_set(svc)
     assert holder == "ana@acme.com"  # the first by email, its set kept as it was
-    assert (await stats(svc.redis))["webhook_sets_retired"] == 2
+    assert (await svc.figures(webhook_sets_retired=2))["webhook_sets_retired"] == 2
     await svc.sandbox.clear_deliveries()
     await svc.sandbox.update("task", 1122, {"note": "After"})
     await settle(svc)

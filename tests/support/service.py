@@ -15,6 +15,7 @@ from redis.asyncio import Redis
 
 from sandbox.client import SandboxControl
 from schemas.settings import Settings
+from store.telemetry import Telemetry
 from tests.support.nooks import call_event, signed
 
 T = TypeVar("T")
@@ -98,6 +99,17 @@ class Service:
 
         await eventually(dead)
         return event
+
+    # --- figures (store/telemetry.py: each process writes its own within a quarter second) -------------------
+    async def figures(self, **at_least: int) -> dict[str, int]:
+        """Every figure's total, once each one named has reached its least value (all written, for a process that
+        counts them after the rest)."""
+        async def reached() -> dict[str, int] | None:
+            totals = await Telemetry(self.redis).totals()
+            return totals if all(totals.get(name, 0) >= least for name, least in at_least.items()) else None
+        if not at_least:
+            return await Telemetry(self.redis).totals()
+        return await eventually(reached)
 
     # --- Outreach, as seen in the sandbox -----------------------------------------------------------
     async def calls(self, vendor_call_id: str | None = None) -> list[dict[str, Any]]:

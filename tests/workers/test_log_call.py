@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 import orjson
 
@@ -157,12 +158,13 @@ async def test_concurrent_deliveries_with_different_ids_give_one_call(svc: Servi
     assert len(await svc.calls("call_storm")) == 1
 
 
-async def test_crash_between_post_and_bookkeeping_gives_one_call(svc: Service) -> None:
-    """Outreach creates the call but the answer is lost: the quick retry first finds it by vendorCallId."""
+async def test_an_answer_dropped_after_commit_gives_one_call(svc: Service) -> None:
+    """Outreach creates the call but the answer is lost: the call step's done-check (by vendorCallId) finds it
+    before the quick retry would post it again."""
     await svc.connect()
     await svc.sandbox.fail_next("/api/v2/calls", method="POST", after_effect=True, drop=True)
     await svc.post_event(call_event("call_lost_answer"))
-    await eventually(lambda: _stat(svc, "calls_recovered"), timeout=15)
+    await eventually(lambda: _stat(svc, "call_recovered"), timeout=15)
     await _logged(svc, "call_lost_answer")
     assert await eventually(lambda: _is_complete(svc, 1122))
     assert not await _stat(svc, "retries")  # found within the job's first attempt, no backoff
@@ -178,7 +180,7 @@ async def test_lost_answer_to_a_5xx_post_is_checked_then_sent_again(svc: Service
     assert await eventually(lambda: _is_complete(svc, 1122))
     calls = [r["method"] for r in await svc.sandbox.requests() if r["path"] == "/api/v2/calls"]
     assert calls == ["POST", "GET", "POST"]  # the check by vendorCallId between the two
-    assert not await _stat(svc, "retries") and not await _stat(svc, "calls_recovered")
+    assert not await _stat(svc, "retries") and not await _stat(svc, "call_recovered")
 
 
 async def test_a_dropped_answer_to_mark_complete_is_not_flagged(svc: Service) -> None:
@@ -213,7 +215,7 @@ async def test_a_call_written_by_an_attempt_that_died_is_adopted(svc: Service) -
     await svc.redis.hset(keys.call_state("team_acme", "call_died"), "attempts", 1)
     await svc.sandbox.create("call", {"vendorCallId": "call_died", "direction": "outbound"}, {"prospect": 3456})
     await svc.post_event(call_event("call_died"))
-    await eventually(lambda: _stat(svc, "calls_recovered"), timeout=15)
+    await eventually(lambda: _stat(svc, "call_recovered"), timeout=15)
     await _logged(svc, "call_died")
     assert await eventually(lambda: _is_complete(svc, 1122))
 
@@ -251,13 +253,19 @@ async def test_waiting_for_a_dead_workers_lock_is_not_counted_as_attempts(svc: S
 
 
 async def test_a_call_sent_again_after_its_dead_letter_starts_its_attempts_afresh(svc: Service) -> None:
-    """An operator retries a dead letter that gave up after 12 attempts: its first failure backs off and lands,
-    it is not dead-lettered again at once (the ledger's count spans the call's earlier jobs)."""
+    """A call gives up at its 12th attempt; the operator retries its dead letter: the retry's first failure backs
+    off and lands, it is not dead-lettered again at once (the ledger's count restarts with the dead letter)."""
     await svc.connect()
-    await svc.redis.hset(keys.call_state("team_acme", "call_retried_by_ops"), "attempts", 12)
+    await svc.redis.hset(keys.call_state("team_acme", "call_retried_by_ops"), "attempts", 11)
     await svc.sandbox.fail_next("/api/v2/tasks/*", method="GET", status=502, count=4)  # past the quick retries
-    await svc.post_event(call_event("call_retried_by_ops"))
+    event = call_event("call_retried_by_ops")
+    await svc.post_event(event)
+    dead = await _result(svc, event["id"])
+    assert (dead["kind"], dead["attempts"]) == ("dead", 12) and dead["reason"].endswith("gave up after 12 attempts")
+    await svc.sandbox.fail_next("/api/v2/tasks/*", method="GET", status=502, count=4)
+    assert (await svc.ops_api("POST", f"/ops/api/dead-letters/{event['id']}/retry"))[0] == 202
     await _logged(svc, "call_retried_by_ops", timeout=15)
+    assert await _stat(svc, "retries")  # the retry's first failure backed off, and the next attempt landed
     assert (await svc.ops_api("GET", "/ops/api/dead-letters"))[1]["dead_letters"] == []
 
 
@@ -350,8 +358,9 @@ async def _no_job_left(svc: Service) -> bool:
 
 
 async def _stat(svc: Service, name: str, at_least: int = 1) -> bool:
-    value = await svc.redis.hget("no:stats", name)
-    return value is not None and int(value) >= at_least
+    """Whether a figure reached `at_least`, read once the worker's `calls_logged` is written (a figure counted
+    before it, in the same process, is written by then)."""
+    return (await svc.figures(calls_logged=1)).get(name, 0) >= at_least
 
 
 async def test_unknown_prospect_id_is_dead_lettered(svc: Service) -> None:
@@ -406,3 +415,47 @@ async def test_a_job_naming_its_call_whose_event_is_gone_holds_no_lock(svc: Serv
     assert result == {"status": "gone", "event_id": "evt_gone"} and malformed == result
     assert not await svc.redis.exists(keys.call_lock("team_acme", "call_gone"))
     assert await svc.calls("call_gone") == []
+
+
+async def test_a_worker_killed_between_post_and_its_bookkeeping_leaves_a_call_the_next_attempt_adopts(
+        svc: Service) -> None:
+    """The worker dies after Outreach created the call and before the ledger learned of it: the next attempt's call
+    step finds it by vendorCallId (its done-check) and adopts it: one call, its task completed."""
+    await svc.connect()
+    event_id = await _stored(svc, "call_killed")
+    ids = ["team_acme", "call_killed", "ana@acme.com"]
+    # The answer to POST /calls is dropped once the call is made, and every /calls request is slow: the worker is
+    # killed while its done-check asks.
+    await svc.sandbox.fail_next("/api/v2/calls", method="POST", after_effect=True, drop=True)
+    await svc.sandbox.faults(latency_by_prefix={"/api/v2/calls": 1500})
+    async with services_for(svc) as ctx:
+        job = asyncio.create_task(log_call(ctx, event_id, ids))
+        await eventually(lambda: svc.calls("call_killed"))
+        job.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await job
+    assert not await svc.redis.hget(keys.call_state("team_acme", "call_killed"), "step:call")
+    await svc.sandbox.faults(latency_by_prefix={})
+    result = await _run_job(svc, event_id, ids)
+    [call] = await svc.calls("call_killed")
+    assert result["status"] == "logged" and result["outreach_call_id"] == int(call["id"])
+    assert await svc.task_state(1122) == "complete"
+    assert await svc.redis.hget(keys.call_state("team_acme", "call_killed"), "done") == b"1"
+    assert (await svc.figures(call_recovered=1))["call_recovered"] == 1
+
+
+async def test_a_refused_task_completion_flags_the_step_and_the_call_stays_logged(svc: Service) -> None:
+    """A 4xx on a step after the call (here markComplete) flags the event naming the step, Outreach's status and
+    error id; it is not asked again when the job runs again."""
+    await svc.connect()
+    await svc.sandbox.fail_next("/api/v2/tasks/1122/actions/markComplete", method="POST", status=409)
+    event = call_event("call_task_refused")
+    await svc.post_event(event)
+    [call] = await _logged(svc, "call_task_refused")
+    flagged = await _result(svc, event["id"])
+    assert flagged["kind"] == "flagged" and flagged["outreach_call_id"] == int(call["id"])
+    [flag] = flagged["flags"]
+    assert flag.startswith("task_refused:409:")
+    assert await svc.task_state(1122) == "incomplete"
+    ledger = await svc.redis.hgetall(keys.call_state("team_acme", "call_task_refused"))
+    assert ledger[b"step:task"].decode() == flag and ledger[b"step:call"].decode() == str(call["id"])

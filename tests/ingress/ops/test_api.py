@@ -46,7 +46,8 @@ async def test_dead_letter_found_by_call_id_retried_and_audited(svc: Service) ->
         202, {"status": "queued", "event_id": event["id"]})
     assert await _dead_ids(svc) == []
     calls = await eventually(lambda: svc.calls("call_dl_1"))
-    story = await _story(svc, event["id"], "received", "dead_lettered", "retried", "logged", "task_completed")
+    story = await _story(svc, event["id"], "received", "dead_lettered", "retried", "call_written", "task_completed",
+                         "logged")
     assert story["state"] == "logged" and story["outreach_call_id"] == int(calls[0]["id"])
     assert story["task_completed"] is True
     assert [s["by"] for s in story["steps"] if s["step"] == "retried"] == ["ops"]
