@@ -23,7 +23,7 @@ def event(event_id: str) -> str:
 
 
 def call_state(team_id: str, call_id: str) -> str:
-    """call_id → Outreach call id, plus a `done` flag: the exactly-once record."""
+    """The call's ledger, the exactly-once record: `done`, `attempts`, and `step:<name>` per step done."""
     return f"{PREFIX}call:{team_id}:{call_id}"
 
 

@@ -11,7 +11,7 @@ from markupsafe import Markup
 
 WIDTH, HEIGHT = 560, 150
 LEFT, RIGHT, TOP, BOTTOM = 40, 8, 10, 22
-COLORS = {"calls_logged": "#17803d", "retries": "#b7791f", "dead_lettered": "#b42318",
+COLORS = {"calls_logged": "#17803d", "retries": "#b7791f", "events_dead_lettered": "#b42318",
           "accepted": "#17803d", "duplicate": "#667085", "refused_signature": "#b42318",
           "refused_schema": "#c4320a", "refused_size": "#7a2e0e", "bad_json": "#9e165f", "unavailable": "#1d2939"}
 

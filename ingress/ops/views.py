@@ -19,7 +19,7 @@ from store.heartbeats import HEARTBEAT_TTL_SECONDS
 from store.telemetry import EVENT_TO_OUTREACH_BUCKETS, latency_buckets, percentile
 
 PAGE = 50
-CHART_SERIES = ("calls_logged", "retries", "dead_lettered")
+CHART_SERIES = ("calls_logged", "retries", "events_dead_lettered")
 INGEST_SOURCES = ("nooks", "outreach")
 INGEST_OUTCOMES = ("accepted", "duplicate", "refused_signature", "refused_schema", "refused_size", "bad_json",
                    "unavailable")

@@ -383,9 +383,9 @@ async def _stored(svc: Service, call_id: str) -> str:
 
 
 async def _run_job(svc: Service, event_id: str, call_ids: object) -> dict:  # type: ignore[type-arg]
-    """The `log_call` job as arq would run it (first try), with its own Services."""
+    """The `log_call` job as arq would run it, with its own Services."""
     async with services_for(svc) as ctx:
-        return await log_call({**ctx, "job_try": 1}, event_id, call_ids)
+        return await log_call(ctx, event_id, call_ids)
 
 
 async def test_a_job_naming_its_call_logs_it_from_one_read(svc: Service) -> None:
