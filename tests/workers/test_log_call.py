@@ -303,6 +303,9 @@ async def test_revoked_rep_is_parked_then_released_on_reconnect(svc: Service) ->
     await svc.connect()
     await _logged(svc, "call_after_revoke")
     assert (await svc.connection("team_acme", "ana@acme.com"))["parked_events"] == 0
+    # Released, the call counted its attempts afresh: the one that logged it is its first since.
+    assert await eventually(lambda: svc.redis.hget(keys.call_state("team_acme", "call_after_revoke"), "done"))
+    assert await svc.redis.hget(keys.call_state("team_acme", "call_after_revoke"), "attempts") == b"1"
 
 
 async def test_never_connected_rep_is_parked_until_connect(svc: Service) -> None:
