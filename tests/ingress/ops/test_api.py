@@ -39,7 +39,8 @@ async def test_dead_letter_found_by_call_id_retried_and_audited(svc: Service) ->
         "attempts": 1}
     assert "422" in letter["reason"]
 
-    found = await eventually(lambda: _found(svc, "call_dl_1", event["id"], "dead_lettered"))  # indexed within 1 s
+    await eventually(lambda: _found(svc, "call_dl_1", event["id"], "dead_lettered"))  # indexed within 1 s
+    found = await _story(svc, event["id"], "received", "dead_lettered")  # web and worker each write their own steps
     assert [step["step"] for step in found["steps"]] == ["received", "dead_lettered"]
 
     assert await svc.ops_api("POST", f"/ops/api/dead-letters/{event['id']}/retry") == (
