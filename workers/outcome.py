@@ -27,6 +27,15 @@ class ProspectNotFound(Exception):
         return "prospect not found in Outreach"
 
 
+class Refused(Exception):
+    """A step that cannot be done for this call, as only Outreach could tell (no sequence state to pause, no mailbox
+    that may send): workers/pipeline.py flags and marks it like a 4xx. `reason`: a word or two, ids only."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
 class CallBusy(Exception):
     """Another worker holds this call_id right now."""
 
@@ -109,7 +118,7 @@ def decide(happened: Happened, attempt: int, *, spread: float = 0.5) -> Outcome:
             return RetryAt(retry.rate_limit_wait(retry_after, spread), "rate limited by Outreach", "rate_limited")
         case CallBusy():
             return RetryAt(retry.BUSY_SECONDS + retry.BUSY_SPREAD_SECONDS * spread, "call busy", None)
-        case OutreachRejected() | ProspectNotFound() | ListTruncated() | BadEvent():
+        case OutreachRejected() | ProspectNotFound() | ListTruncated() | BadEvent() | Refused():
             # Sent again it would fail again: a person must look. A list too long to read whole will be as long
             # next time (its text names only the resource).
             return DeadLettered(str(happened))

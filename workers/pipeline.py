@@ -6,10 +6,11 @@ Outreach once per call_id; it has
 - a done-check (`found`): is it already done in Outreach? Asked before acting when an earlier attempt may have
   acted without writing its marker (a worker killed in between), and after an answer lost on the way back before
   sending the write again (outreach/quick_retry.py): resuming is this same loop, never a special case;
-- an outcome of its own: done (marked, a story line), refused with a 4xx (the event is flagged
+- an outcome of its own: done (marked, a story line), refused by Outreach with a 4xx (the event is flagged
   `<name>_refused:<status>:<error id>`, the refusal is its marker, later steps still run; an `essential` step's
-  refusal instead ends the call in a dead letter), or any other failure, which ends the attempt: the job is
-  retried (workers/outcome.py) and resumes after the steps already marked.
+  refusal instead ends the call in a dead letter) or by what Outreach's data says (`Refused`: flagged
+  `<name>_refused:<reason>`, the same way), or any other failure, which ends the attempt: the job is retried
+  (workers/outcome.py) and resumes after the steps already marked.
 
 docs/ARCHITECTURE.md ("How to add a step") shows a new step end to end.
 """
@@ -28,7 +29,7 @@ from schemas.events import CallData
 from schemas.ops import EventIds
 from store.calls import CallClaim
 from workers.mapping import Links
-from workers.outcome import REFUSED, Finished, refusal_flag
+from workers.outcome import REFUSED, Finished, Refused, refusal_flag
 
 log = logging.getLogger("workers.pipeline")
 
@@ -138,10 +139,13 @@ async def _once(run: CallRun, step: WriteStep) -> None:
         marker = await found() if run.resuming and step.check_on_resume else None
         if marker is None:
             marker = await step.act(run, found)
-    except OutreachRejected as refused:
+    except (OutreachRejected, Refused) as refused:
         if step.essential:
             raise
-        marker = refusal_flag(step.name, refused.status, refused.error_id)
+        if isinstance(refused, Refused):
+            marker = f"{step.name}{REFUSED}:{refused.reason}"
+        else:
+            marker = refusal_flag(step.name, refused.status, refused.error_id)
         run.claim.mark(step.name, marker)
         _adopt(run, step, marker)
         run.story(f"{step.name}{REFUSED}", detail=str(refused))

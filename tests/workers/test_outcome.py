@@ -27,6 +27,7 @@ from workers.outcome import (
     Park,
     Parked,
     ProspectNotFound,
+    Refused,
     RetryAt,
     decide,
     refusal_flag,
@@ -51,14 +52,15 @@ def test_a_rep_who_cannot_be_served_parks_the_event(blocked: Exception, reason: 
 
 @pytest.mark.parametrize("refused", [
     OutreachRejected(422, "validationError", "/data/attributes/to"), NotFound(404, None, None), ProspectNotFound(),
-    ListTruncated("Outreach listed more than 50 pages of calls"), BadEvent(),
+    ListTruncated("Outreach listed more than 50 pages of calls"), BadEvent(), Refused("no_mailbox"),
 ])
 def test_what_would_fail_again_is_dead_lettered_at_once_with_a_safe_reason(refused: Exception) -> None:
     outcome = decide(refused, 1)
     assert outcome == DeadLettered(str(refused))
     assert outcome.reason in ("Outreach answered 422 validationError at /data/attributes/to",
                               "Outreach answered 404 error", "prospect not found in Outreach",
-                              "Outreach listed more than 50 pages of calls", "stored event does not match the schema")
+                              "Outreach listed more than 50 pages of calls", "stored event does not match the schema",
+                              "no_mailbox")  # an essential step's refusal
 
 
 def test_a_transient_failure_backs_off_by_the_calls_attempt_then_gives_up() -> None:

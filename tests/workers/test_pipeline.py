@@ -16,7 +16,7 @@ from store import keys
 from tests.support.nooks import call_event
 from tests.support.outreach_hooks import services_for
 from tests.support.service import Service
-from workers.outcome import Finished
+from workers.outcome import Finished, Refused
 from workers.pipeline import CallRun, Check, ReadStep, WriteStep, run_steps
 
 TEAM, CALL, REP = "team_acme", "call_steps", "ana@acme.com"
@@ -140,3 +140,15 @@ async def test_an_essential_steps_refusal_ends_the_attempt(svc: Service) -> None
             await _attempt(ctx["services"], steps)
     assert journal.lines == ["act first"]
     assert await svc.redis.hget(keys.call_state(TEAM, CALL), "step:first") is None
+
+
+async def test_a_step_refused_by_what_outreach_holds_is_flagged_like_a_4xx(svc: Service) -> None:
+    """E.g. no mailbox that may send: the step says so, the event is flagged naming it, the later steps run."""
+    journal = Journal()
+    steps: list[ReadStep | WriteStep] = [First(journal, "77"), Second(journal, "-", fail=[Refused("no_mailbox")]),
+                                         Third(journal, "9")]
+    async with services_for(svc) as ctx:
+        finished = await _attempt(ctx["services"], steps)
+    assert journal.lines == ["act first", "act second", "act third"]
+    assert finished == Finished(77, ("second_refused:no_mailbox",))
+    assert await svc.redis.hget(keys.call_state(TEAM, CALL), "step:second") == b"second_refused:no_mailbox"
