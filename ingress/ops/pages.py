@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -63,7 +63,12 @@ def _with_param(query: Any, name: str, value: int) -> str:
     return urlencode({**dict(query), name: value})
 
 
-templates.env.filters.update(utc=_utc, age=_age, since=_since, until=_until)
+def _segment(value: object) -> str:
+    """A value as one URL path segment: Jinja's `urlencode` keeps `/`, which let an id point at another URL."""
+    return quote(str(value), safe="")
+
+
+templates.env.filters.update(utc=_utc, age=_age, since=_since, until=_until, segment=_segment)
 templates.env.globals["with_param"] = _with_param
 
 

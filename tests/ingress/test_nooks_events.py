@@ -172,3 +172,14 @@ async def test_with_wait_replicas_an_event_a_replica_holds_is_a_202(svc: Service
     finally:
         master.kill()
         replica.kill()
+
+
+async def test_a_webhook_id_outside_the_safe_alphabet_is_refused_and_nothing_is_queued(svc: Service) -> None:
+    """CONTRACT: 1-255 letters, digits and `_ . : -`, not `.` or `..`; any other id gets 400. A `/` or a
+    dot-segment would make the event's /ops URLs point elsewhere."""
+    for bad in ("evt/1", "../evt_1", "..", ".", "evt 1", "evt%2F1", "évt_1", "e" * 256, "evt?x", "evt#1"):
+        status, answer = await svc.post_event(call_event(), msg_id=bad)
+        assert (status, answer["error"]["code"]) == (400, "bad_event_id"), bad
+    assert await svc.redis.zcard(keys.QUEUE) == 0
+    for good in ("msg_2KWPBgLlAfxdpx2AI54pPJ85f1W", "evt.1:a-b_c", "e" * 255, "..."):
+        assert (await svc.post_event(call_event(), msg_id=good))[0] == 202, good

@@ -233,3 +233,16 @@ async def test_metrics_expose_histograms_and_counts(svc: Service) -> None:
     assert 'nooks_outreach_outreach_request_seconds_bucket{le="+Inf",operation="POST /calls",status="201"} 1.0' in text
     assert 'nooks_outreach_ingest_total{outcome="accepted",source="nooks"} 1.0' in text
     assert "nooks_outreach_dead_letters 0.0" in text
+
+
+async def test_every_id_in_a_dashboard_url_is_one_encoded_path_segment(svc: Service) -> None:
+    """An id stored before ingress refused unsafe ones (or a team id with a `/`) stays inside its own URL: a
+    Discard button never posts to another event's address."""
+    letters = DeadLetters(svc.redis, EventQueue(svc.redis))
+    await letters.add(DeadLetter(event_id="../evt_other/x", call_id="c1", rep_email="a/b@acme.com",
+                                 team_id="team/x", reason="r", attempts=1, dead_at=int(time.time())))
+    status, page = await svc.ops_api("GET", "/ops/")
+    assert status == 200
+    assert 'data-post="/ops/api/dead-letters/..%2Fevt_other%2Fx/discard"' in page
+    assert 'href="/ops/events/..%2Fevt_other%2Fx"' in page
+    assert "/ops/api/dead-letters/../" not in page and "/ops/events/../" not in page
