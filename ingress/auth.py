@@ -7,6 +7,8 @@ import hmac
 
 from starlette.requests import Request
 
+from schemas.settings import Settings
+
 
 def bearer_ok(request: Request, token: str) -> bool:
     header = request.headers.get("authorization", "")
@@ -32,3 +34,20 @@ def basic_user(request: Request, accounts: list[tuple[str, str, bool]]) -> tuple
         if user_ok and secret_ok and found is None:
             found = (username, flag)
     return found
+
+
+def operator_accounts(settings: Settings) -> list[tuple[str, str, bool]]:
+    """(username, password, may act) for each configured operator."""
+    found = []
+    if settings.ops_username and settings.ops_password:
+        found.append((settings.ops_username, settings.ops_password.get_secret_value(), True))
+    if settings.ops_readonly_username and settings.ops_readonly_password:
+        found.append((settings.ops_readonly_username, settings.ops_readonly_password.get_secret_value(), False))
+    return found
+
+
+def metrics_reader(request: Request, settings: Settings) -> bool:
+    """`GET /metrics`: any operator (read-only ones too), or a scraper with METRICS_TOKEN as its bearer."""
+    if settings.metrics_token is not None and bearer_ok(request, settings.metrics_token.get_secret_value()):
+        return True
+    return basic_user(request, operator_accounts(settings)) is not None

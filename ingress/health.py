@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 
 from prometheus_client import REGISTRY, CollectorRegistry, generate_latest
@@ -11,11 +12,18 @@ from redis.exceptions import RedisError
 from starlette.requests import Request
 from starlette.responses import Response
 
+from ingress.auth import metrics_reader
+from ingress.errors import error
+from ingress.ops.guard import refused
 from ingress.responses import JSON
 from runtime.services import Services
 from store.telemetry import BUCKETS, EVENT_TO_OUTREACH, OUTREACH_REQUEST, HistogramSeries
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+# CONTRACT: /readyz answers within 1 s whatever state Redis is in (a probe's own timeout is often 1 s). A Redis
+# that accepts connections but does not answer (stopped, loading between chunks of its file) would otherwise hold
+# the probe for the socket timeout and the retry.
+READY_WITHIN_SECONDS = 0.8
 
 
 async def healthz(request: Request) -> Response:
@@ -25,7 +33,10 @@ async def healthz(request: Request) -> Response:
 async def readyz(request: Request) -> Response:
     services: Services = request.state.services
     try:
-        await services.redis.ping()
+        async with asyncio.timeout(READY_WITHIN_SECONDS):
+            await services.redis.ping()
+    except TimeoutError:
+        return JSON({"status": "unavailable", "redis": "unresponsive"}, status_code=503)
     except (RedisError, OSError):
         return JSON({"status": "unavailable", "redis": "unreachable"}, status_code=503)
     return JSON({"status": "ready", "redis": "ok"})
@@ -76,6 +87,11 @@ def _histogram(name: str, documentation: str, labels: list[str], series: list[Hi
 
 async def metrics(request: Request) -> Response:
     services: Services = request.state.services
+    if not metrics_reader(request, services.settings):
+        refused(request, 401, "unauthorized")
+        answer = error(401, "unauthorized", "operator credentials or the METRICS_TOKEN bearer required")
+        answer.headers["WWW-Authenticate"] = 'Basic realm="ops", charset="UTF-8"'
+        return answer
     try:
         counters = await services.ops.telemetry.totals()
         gauges = {

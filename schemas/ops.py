@@ -112,6 +112,7 @@ class AuditEntry(BaseModel):
     action: str
     target: str
     count: int
+    outcome: str = "done"  # or why it did not (all of it): not_found, event_gone, stopped after N: <error>
 
 
 class ParkedRep(BaseModel):

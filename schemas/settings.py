@@ -40,6 +40,8 @@ class Settings(BaseSettings):
     ops_password: SecretStr | None = Field(default=None, min_length=MIN_PASSWORD_LENGTH)
     ops_readonly_username: str | None = None
     ops_readonly_password: SecretStr | None = Field(default=None, min_length=MIN_PASSWORD_LENGTH)
+    # A scraper's bearer token for GET /metrics (operators' Basic credentials work too).
+    metrics_token: SecretStr | None = Field(default=None, min_length=MIN_SECRET_LENGTH)
     # Signs the call-tasks cursors. Server-only (never shared with Nooks, unlike NOOKS_API_TOKEN); unset, a key
     # is derived from the first TOKEN_ENCRYPTION_KEYS key (cursors then end with a key rotation, harmlessly).
     cursor_secret: SecretStr | None = Field(default=None, min_length=MIN_CURSOR_SECRET_LENGTH)

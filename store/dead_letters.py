@@ -15,6 +15,7 @@ from store import keys
 from store.queue import EventQueue
 
 BATCH = 500  # dead letters read per round trip by bulk actions
+QUEUED, NOT_FOUND, EVENT_GONE = "queued", "not_found", "event_gone"  # what a retry did
 
 
 class DeadLetters:
@@ -72,11 +73,19 @@ class DeadLetters:
         raw = await self._redis.hmget(keys.DEAD_LETTERS, ids)
         return [DeadLetter.model_validate_json(value) for value in raw if value is not None]
 
-    async def retry(self, event_id: str) -> bool:
-        """Queue a dead letter again; False when there is no such dead letter."""
-        if not await self._take(event_id):
-            return False
-        return await self._queue.requeue(event_id)
+    async def retry(self, event_id: str) -> str:
+        """Queue a dead letter again: QUEUED, NOT_FOUND (no such dead letter) or EVENT_GONE (its stored event
+        is gone, so nothing could be queued: the dead letter stays, for the operator to discard)."""
+        letter = await self._redis.hget(keys.DEAD_LETTERS, event_id)
+        if letter is None or not await self._take(event_id):
+            return NOT_FOUND
+        if await self._queue.requeue(event_id):
+            return QUEUED
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.hsetnx(keys.DEAD_LETTERS, event_id, letter)
+            pipe.zadd(keys.DEAD_LETTER_INDEX, {event_id: DeadLetter.model_validate_json(letter).dead_at}, nx=True)
+            await pipe.execute()
+        return EVENT_GONE
 
     async def expire(self, before: float) -> tuple[int, int]:
         """Drop dead letters (with their stored event bodies) and flags older than `before` (epoch seconds), found

@@ -26,7 +26,7 @@ from store import jobs, keys
 from tests.support import conformance
 from tests.support.nooks import EVENTS_SECRET
 from tests.support.notify import NOTIFY_SECRET, NotifyReceiver, start_receiver
-from tests.support.service import OPS_READONLY, Service
+from tests.support.service import METRICS_TOKEN, OPS_READONLY, Service
 from workers.settings import WorkerSettings
 
 API_TOKEN = "nooks-api-token-for-tests"
@@ -112,6 +112,7 @@ def settings(redis_server: EmbeddedRedis, outreach: RunningSandbox, web_port: in
         ops_readonly_password=OPS_READONLY[1],
         nooks_notify_url=notify_receiver.url,
         nooks_notify_secret=NOTIFY_SECRET,
+        metrics_token=METRICS_TOKEN,
         _env_file=None,  # type: ignore[call-arg]
     )
 

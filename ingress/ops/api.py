@@ -18,6 +18,7 @@ from ingress.paths import team_and_rep
 from ingress.responses import JSON
 from ingress.webhook_health import team_webhooks
 from schemas.ops import DeadLetterFilter
+from store.dead_letters import EVENT_GONE, NOT_FOUND
 
 MAX_BODY_BYTES = 4096
 
@@ -51,8 +52,12 @@ async def on_dead_letter(request: Request) -> Response:
     event_id, action = request.path_params["event_id"], request.path_params["action"]
     if action not in ANSWERS:
         return error(404, "not_found", "the actions are retry and discard")
-    if not await actions.on_dead_letter(params.services(request), operator(request), action, event_id):
+    outcome = await actions.on_dead_letter(params.services(request), operator(request), action, event_id)
+    if outcome == NOT_FOUND:
         return error(404, "not_found", "no dead letter with that event id")
+    if outcome == EVENT_GONE:
+        return error(409, "event_gone", "the event this dead letter kept is gone, so it cannot be retried; "
+                                        "discard it")
     status, code, _ = ANSWERS[action]
     return JSON({"status": status, "event_id": event_id}, status_code=code)
 

@@ -3,16 +3,19 @@ from another site, whatever credentials ride along. Every /ops answer also refus
 
 from __future__ import annotations
 
+import logging
 from urllib.parse import urlsplit
 
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ingress.auth import basic_user
+from ingress.auth import basic_user, operator_accounts
 from ingress.errors import error
 from ingress.guards import Handler
 from schemas.settings import Settings
+
+log = logging.getLogger("ops.guard")
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 HEADERS = {
@@ -28,16 +31,6 @@ HEADERS = {
 def operator(request: Request) -> str:
     """The operator's name, as the guard admitted them."""
     return str(request.scope["ops_operator"])
-
-
-def _credentials(settings: Settings) -> list[tuple[str, str, bool]]:
-    """(username, password, may act) for each configured operator."""
-    found = []
-    if settings.ops_username and settings.ops_password:
-        found.append((settings.ops_username, settings.ops_password.get_secret_value(), True))
-    if settings.ops_readonly_username and settings.ops_readonly_password:
-        found.append((settings.ops_readonly_username, settings.ops_readonly_password.get_secret_value(), False))
-    return found
 
 
 def cross_site(request: Request, public_base_url: str) -> bool:
@@ -61,25 +54,35 @@ def _origin(url: str) -> str:
     return f"{parts.scheme}://{parts.hostname}:{port}"
 
 
+def refused(request: Request, status: int, reason: str, who: str | None = None) -> None:
+    """Every refusal is logged (who, when it is known; never what credentials were tried)."""
+    client = request.client.host if request.client else "-"
+    log.warning("refused status=%d reason=%s who=%s method=%s path=%.200r client=%s", status, reason, who or "-",
+                request.method, request.url.path, client)
+
+
 def operators_only(handler: Handler) -> Handler:
     """404 while /ops has no credentials configured; 401 without valid ones; for a state-changing request,
     403 when it comes from another site or from a read-only operator."""
 
     async def guarded(request: Request) -> Response:
         settings: Settings = request.state.services.settings
-        configured = _credentials(settings)
+        configured = operator_accounts(settings)
         if not settings.ops_enabled:
             return error(404, "not_found", "not found")
         acting = request.method not in SAFE_METHODS
         if acting and cross_site(request, settings.public_base_url):
+            refused(request, 403, "cross_site")
             return error(403, "cross_site", "operator actions are only taken from this service's own pages")
         admitted = basic_user(request, configured)
         if admitted is None:
+            refused(request, 401, "unauthorized")
             response = error(401, "unauthorized", "operator credentials required")
             response.headers["WWW-Authenticate"] = 'Basic realm="ops", charset="UTF-8"'
             return response
         name, may_act = admitted
         if acting and not may_act:
+            refused(request, 403, "read_only", name)
             return error(403, "read_only", "these credentials can see /ops but not act on it")
         request.scope["ops_operator"] = name
         request.scope["ops_may_act"] = may_act

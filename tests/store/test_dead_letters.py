@@ -34,9 +34,19 @@ async def test_retry_and_discard_take_the_letter_out_of_its_index(redis: Redis) 
     for index in range(2):
         await redis.set(keys.event(f"evt_{index}"), b"{}")
         await letters.add(letter(index))
-    assert await letters.retry("evt_0") and not await letters.retry("evt_0")
+    assert await letters.retry("evt_0") == "queued" and await letters.retry("evt_0") == "not_found"
     assert await letters.discard("evt_1") and not await redis.exists(keys.event("evt_1"))
     assert await letters.page() == [] and await redis.zcard(keys.DEAD_LETTER_INDEX) == 0
+
+
+async def test_a_retry_whose_event_is_gone_keeps_the_dead_letter(redis: Redis) -> None:
+    """Nothing can be queued without the event's body: the dead letter stays for the operator to discard (it was
+    deleted, and the retry answered 404 as if it had never existed)."""
+    letters = DeadLetters(redis, EventQueue(redis))
+    await letters.add(letter(1))
+    assert await letters.retry("evt_1") == "event_gone"
+    assert [d.event_id for d in await letters.page()] == ["evt_1"] and await letters.count() == 1
+    assert await redis.zcard(keys.QUEUE) == 0
 
 
 async def test_letters_stored_before_the_index_existed_are_indexed_once(redis: Redis) -> None:

@@ -20,6 +20,7 @@ from tests.support.nooks import call_event, signed
 
 T = TypeVar("T")
 OPS_READONLY = ("viewer", "viewer-password-for-tests")  # sees /ops, acts on nothing
+METRICS_TOKEN = "metrics-scraper-token-for-tests"
 
 
 @dataclass
@@ -77,6 +78,13 @@ class Service:
     def basic(self) -> dict[str, str]:
         token = base64.b64encode(f"{self.ops[0]}:{self.ops[1]}".encode()).decode()
         return {"Authorization": f"Basic {token}"}
+
+    async def metrics(self) -> str:
+        """`GET /metrics` as a Prometheus scraper with METRICS_TOKEN."""
+        async with self.http.get(f"{self.base_url}/metrics",
+                                 headers={"Authorization": f"Bearer {METRICS_TOKEN}"}) as response:
+            assert response.status == 200, response.status
+            return await response.text()
 
     async def ops_api(self, method: str, path: str, *, json: Any = None, headers: dict[str, str] | None = None,
                       auth: tuple[str, str] | None = None) -> tuple[int, Any]:

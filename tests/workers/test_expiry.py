@@ -53,8 +53,7 @@ async def test_entries_older_than_the_retention_are_dropped_and_counted(svc: Ser
     # The event bodies the dropped entries kept are gone too; the kept ones still have theirs.
     assert not await svc.redis.exists(keys.event(dead[0]["id"]), keys.event(old_parked["id"]))
     assert await svc.redis.exists(keys.event(dead[1]["id"]), keys.event(new_parked["id"])) == 2
-    async with svc.http.get(f"{svc.base_url}/metrics") as response:
-        metrics = await response.text()
+    metrics = await svc.metrics()
     for counter in ("dead_letters_expired", "parked_expired", "flags_expired"):
         assert any(counter in line and line.rstrip().endswith(" 1.0") for line in metrics.splitlines()), counter
     # Zoe connecting later still gets her recent event logged.

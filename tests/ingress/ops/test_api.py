@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import Any
 
-from schemas.ops import DeadLetter
+import pytest
+from redis.exceptions import ConnectionError as RedisConnectionError
+
+from ingress.ops import actions
+from schemas.ops import DeadLetter, DeadLetterFilter
+from store import keys
 from store.dead_letters import DeadLetters
 from store.queue import EventQueue, JobWriter
 from tests.support.nooks import call_event
-from tests.support.service import Service, eventually
+from tests.support.outreach_hooks import services_for
+from tests.support.service import OPS_READONLY, Service, eventually
 
 REP = "/ops/api/reps/team_acme/ana@acme.com"
 
@@ -224,8 +231,7 @@ async def test_metrics_expose_histograms_and_counts(svc: Service) -> None:
     await eventually(lambda: svc.calls("call_metrics"))
 
     async def scrape() -> str | None:
-        async with svc.http.get(f"{svc.base_url}/metrics") as response:
-            text = await response.text()
+        text = await svc.metrics()
         return text if "nooks_outreach_event_to_outreach_seconds_count 1.0" in text else None
 
     text = await eventually(scrape)
@@ -246,3 +252,59 @@ async def test_every_id_in_a_dashboard_url_is_one_encoded_path_segment(svc: Serv
     assert 'data-post="/ops/api/dead-letters/..%2Fevt_other%2Fx/discard"' in page
     assert 'href="/ops/events/..%2Fevt_other%2Fx"' in page
     assert "/ops/api/dead-letters/../" not in page and "/ops/events/../" not in page
+
+
+async def test_an_action_that_fails_is_audited_with_its_outcome(svc: Service) -> None:
+    """A retry whose event is gone keeps the dead letter (it was deleted and answered 404), an unknown one is
+    audited too, and a bulk action that meets an error says how far it got."""
+    await svc.connect()
+    event = await svc.dead_letter("call_gone")
+    await svc.redis.delete(keys.event(event["id"]))  # e.g. expired with the retention of another copy
+    status, answer = await svc.ops_api("POST", f"/ops/api/dead-letters/{event['id']}/retry")
+    assert (status, answer["error"]["code"]) == (409, "event_gone")
+    assert await _dead_ids(svc) == [event["id"]]
+    assert (await svc.ops_api("POST", "/ops/api/dead-letters/evt_nope/discard"))[0] == 404
+    assert (await svc.ops_api("POST", "/ops/api/dead-letters/retry", json={}))[1] == {"retried": 0, "filter": {}}
+    audit = (await svc.ops_api("GET", "/ops/api/audit"))[1]["audit"]
+    assert [(a["action"], a["target"], a["count"], a["outcome"]) for a in audit] == [
+        ("retry all", "dead letters all", 0, "done, 1 skipped"),
+        ("discard", "dead letter evt_nope", 0, "not_found"),
+        ("retry", f"dead letter {event['id']}", 0, "event_gone")]
+
+    class FailingThird(DeadLetters):
+        """Redis goes away at the third dead letter."""
+        taken = 0
+
+        async def discard(self, event_id: str) -> bool:
+            FailingThird.taken += 1
+            if FailingThird.taken == 3:
+                raise RedisConnectionError("Redis went away")
+            return await super().discard(event_id)
+
+    letters = DeadLetters(svc.redis, EventQueue(svc.redis))
+    for index in range(4):
+        await letters.add(DeadLetter(event_id=f"evt_bulk_{index}", call_id=None, rep_email=None, team_id=None,
+                                     reason="r", attempts=1, dead_at=int(time.time())))
+    async with services_for(svc) as ctx:
+        services = ctx["services"]
+        services.dead_letters = FailingThird(services.redis, services.queue)
+        with pytest.raises(RedisConnectionError):
+            await actions.on_dead_letters(services, "ops", actions.DISCARD, DeadLetterFilter(reason="r"))
+    newest = (await svc.ops_api("GET", "/ops/api/audit"))[1]["audit"][0]
+    assert (newest["action"], newest["count"], newest["outcome"]) == (
+        "discard all", 2, "stopped after 2: ConnectionError")
+
+
+async def test_refusals_are_logged(svc: Service, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.WARNING, logger="ops.guard")
+    assert (await svc.ops_api("GET", "/ops/api/summary", auth=("ops", "wrong-password")))[0] == 401
+    assert (await svc.ops_api("POST", "/ops/api/dead-letters/evt_1/retry",
+                              headers={"Origin": "https://evil.example"}))[0] == 403
+    assert (await svc.ops_api("POST", "/ops/api/dead-letters/evt_1/retry", auth=OPS_READONLY))[0] == 403
+    async with svc.http.get(f"{svc.base_url}/metrics") as response:
+        assert response.status == 401
+    lines = [record.getMessage() for record in caplog.records if record.name == "ops.guard"]
+    assert [line.split(" method=")[0] for line in lines] == [
+        "refused status=401 reason=unauthorized who=-", "refused status=403 reason=cross_site who=-",
+        f"refused status=403 reason=read_only who={OPS_READONLY[0]}", "refused status=401 reason=unauthorized who=-"]
+    assert "wrong-password" not in caplog.text
