@@ -1,9 +1,9 @@
 """`POST /v1/outreach/webhooks`: Outreach deliveries, verified, reduced and queued in milliseconds.
 
 Outreach waits 5 s and never retries an HTTP error, so the answer must be fast and honest: 2xx only once the
-reduced change is durably queued, 503 when Redis cannot take it. Order: size (413) → subscription named by
-`Outreach-Webhook-Id` (401 unknown) → hex HMAC-SHA256 of the raw body with that subscription's secret (401)
-→ JSON (400) → `meta.deliveredAt` within the last hour (400) → lenient reduction (never a 500) → one Lua call
+reduced change is durably queued, 503 when Redis cannot take it. Order: size (413) → the format of
+`Outreach-Webhook-Id` and of the signature (401, before any lookup) → the subscription it names and the hex
+HMAC-SHA256 of the raw body with its secret (401, the same answer for both) → JSON (400) → `meta.deliveredAt` within the last hour (400) → lenient reduction (never a 500) → one Lua call
 that dedupes the event id AND the signed body (the event id header is not signed) and queues the job.
 
 Also what a rep connecting or disconnecting does to the team's one set of subscriptions in Outreach
@@ -59,21 +59,18 @@ async def receive(request: Request) -> Response:
     services: Services = request.state.services
     body = await read_body(request, MAX_BODY_BYTES, what="deliveries")
     webhook_id = _header_id(request.headers.get("outreach-webhook-id", ""))
-    if webhook_id is None:
-        return error(401, "unknown_webhook", "missing or malformed Outreach-Webhook-Id header")
     signature = request.headers.get("outreach-webhook-signature", "").strip().lower()
+    # The format first: no subscription is looked up and no secret decrypted for a signature that cannot match.
+    if webhook_id is None or not SIGNATURE.fullmatch(signature):
+        return _refused()
     try:
         candidates = await services.stores.subscriptions.candidates(webhook_id)
     except RedisError:
         log.exception("subscription lookup failed webhook=%s", webhook_id)
         return error(503, "store_unavailable", "the delivery could not be stored; retry later")
-    if not candidates:
-        return error(401, "unknown_webhook", "no subscription with that Outreach-Webhook-Id")
-    if not SIGNATURE.fullmatch(signature):
-        return error(401, "bad_signature", "missing or malformed Outreach-Webhook-Signature header")
     sub = _verify(candidates, body, signature)
     if sub is None:
-        return error(401, "bad_signature", "signature does not match")
+        return _refused()
     try:
         raw = orjson.loads(body)
     except orjson.JSONDecodeError:
@@ -100,6 +97,12 @@ async def receive(request: Request) -> Response:
     if not fresh:
         return JSON({"status": "duplicate", "event_id": event_id}, status_code=200)
     return JSON({"status": "queued" if wanted else "ignored", "event_id": event_id}, status_code=202)
+
+
+def _refused() -> Response:
+    """One answer for an unknown subscription and a bad signature: which it was would tell a prober which
+    subscription ids exist."""
+    return error(401, "bad_signature", "unknown webhook subscription or bad signature")
 
 
 def _verify(candidates: list[Subscription], body: bytes, signature: str) -> Subscription | None:

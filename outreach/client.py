@@ -213,8 +213,7 @@ def _first_error(payload: bytes) -> tuple[str | None, str | None]:
     if not errors:
         return None, None
     error_id = errors[0].id if errors[0].id and errors[0].id.isidentifier() else None
-    pointer = errors[0].pointer if errors[0].pointer and len(errors[0].pointer) < 100 else None
-    return error_id, pointer
+    return error_id, errors[0].pointer
 
 
 def _until_reset(headers: Mapping[str, str]) -> float:

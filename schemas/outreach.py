@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -77,6 +78,11 @@ class Created(BaseModel):
     data: CreatedId
 
 
+# RFC 6901, with segments limited to what names a field: letters, digits, `_`, `-`, and the `~0`/`~1` escapes;
+# at most 100 characters.
+JSON_POINTER = re.compile(r"(?=.{1,100}$)(/([A-Za-z0-9_-]|~[01])*)+")
+
+
 class ErrorItem(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
@@ -86,8 +92,10 @@ class ErrorItem(BaseModel):
 
     @property
     def pointer(self) -> str | None:
+        """`source.pointer` when it is a JSON pointer to a field (`/data/attributes/dialedAt`), else None: it
+        reaches reasons and logs, so it must not be able to carry a value."""
         value = (self.source or {}).get("pointer")
-        return value if isinstance(value, str) else None
+        return value if isinstance(value, str) and JSON_POINTER.fullmatch(value) else None
 
 
 class ErrorDocument(BaseModel):

@@ -75,6 +75,14 @@ class ConnectionStore:
         members = await self._redis.smembers(keys.CONNECTIONS)
         return sorted(keys.split_member(m.decode()) for m in members)
 
+    async def not_under_first_key(self) -> int:
+        """How many stored token sets are not sealed with the first key."""
+        count = 0
+        for team_id, rep_email in await self.connected_reps():
+            blob = await self._redis.hget(keys.connection(team_id, rep_email), "tokens")
+            count += blob is not None and not self._cipher.under_first_key(blob)
+        return count
+
     async def rotate_encryption(self) -> int:
         """Re-encrypt every stored token with the first key, so old keys can be retired. A token refreshed
         meanwhile is left as the refresh wrote it (already under the first key), never overwritten."""

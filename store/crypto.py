@@ -19,7 +19,16 @@ return 0
 
 class TokenCipher:
     def __init__(self, keys: list[str]) -> None:
+        self._first = Fernet(keys[0])
         self._fernet = MultiFernet([Fernet(key) for key in keys])
+
+    def under_first_key(self, ciphertext: bytes) -> bool:
+        """Sealed with the first key: the older keys may be retired as far as this value goes."""
+        try:
+            self._first.decrypt(ciphertext)
+        except InvalidToken:
+            return False
+        return True
 
     def encrypt(self, plaintext: bytes) -> bytes:
         return self._fernet.encrypt(plaintext)

@@ -101,6 +101,19 @@ class SubscriptionStore:
                     count += 1
         return count
 
+    async def not_under_first_key(self) -> int:
+        """How many stored webhook secrets are not sealed with the first key (an unreadable entry counts)."""
+        count = 0
+        async for key in self._redis.scan_iter(match=keys.webhook_subscription("*"), count=500):
+            for entry in (await self._redis.hgetall(key)).values():
+                try:
+                    sealed = str(orjson.loads(entry)["secret"]).encode()
+                except (orjson.JSONDecodeError, KeyError, TypeError):
+                    count += 1
+                    continue
+                count += not self._cipher.under_first_key(sealed)
+        return count
+
     def _rotated(self, entry: bytes) -> bytes | None:
         try:
             parsed = orjson.loads(entry)

@@ -10,6 +10,7 @@ from typing import Any
 import orjson
 import pytest
 
+from runtime.embedded_redis import free_port
 from store import jobs, keys
 from tests.support.notify import NotifyReceiver
 from tests.support.outreach_hooks import (
@@ -85,6 +86,23 @@ async def test_unknown_or_missing_webhook_id_is_401(svc: Service) -> None:
     status, _ = await deliver(svc, raw, webhook_id="", secret=secret)
     assert status == 401
     assert await _queued(svc) == 0 and await _seen_keys(svc) == []
+
+
+async def test_unknown_subscription_and_bad_signature_get_one_answer_and_no_lookup(svc: Service) -> None:
+    """Which of the two it was would tell a prober which subscription ids exist; and a signature that cannot
+    match costs no lookup and no decryption (answered 401 even with Redis gone)."""
+    subs = await connect_with_webhooks(svc)
+    await worker_idle(svc)
+    raw, task = orjson.dumps(TASK_DELIVERY), subs["task"]
+    answers = [await deliver(svc, raw, task, signature="0" * 64),  # a known subscription, a wrong signature
+               await deliver(svc, raw, task, signature="not hex"),
+               await deliver(svc, raw, webhook_id="999999", secret=task.secret),  # no such subscription
+               await deliver(svc, raw, webhook_id=None, secret=task.secret)]
+    assert [status for status, _ in answers] == [401] * 4
+    assert all(body == answers[0][1] for _, body in answers), answers
+    async with running_app(svc.settings, redis_url=f"redis://127.0.0.1:{free_port()}/0") as base:
+        status, body = await deliver(svc, raw, task, signature="zz" * 32, base_url=base)
+        assert (status, body) == answers[0]
 
 
 async def test_replayed_event_id_is_processed_once(svc: Service, notify: NotifyReceiver) -> None:

@@ -22,15 +22,27 @@ from tests.support.service import Service
 ROOT = Path(__file__).resolve().parents[2]
 
 
+async def rotate_keys(svc: Service, keys_: list[str], *args: str) -> tuple[int, str]:
+    """The real command, as an operator runs it."""
+    env = {**os.environ, "REDIS_URL": svc.settings.redis_url, "NOOKS_EVENTS_SECRET": "whsec_" + "A" * 32,
+           "NOOKS_API_TOKEN": "t" * 32, "TOKEN_ENCRYPTION_KEYS": ",".join(keys_)}
+    process = await asyncio.create_subprocess_exec(sys.executable, "-m", "runtime.rotate_keys", *args, cwd=ROOT,
+                                                   env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    output = (await asyncio.wait_for(process.communicate(), 60))[0].decode()
+    assert process.returncode is not None
+    return process.returncode, output
+
+
 async def test_rotation_reencrypts_tokens_and_webhook_secrets(svc: Service) -> None:
     subs = await connect_with_webhooks(svc)
     new = Fernet.generate_key().decode()
-    env = {**os.environ, "REDIS_URL": svc.settings.redis_url, "NOOKS_EVENTS_SECRET": "whsec_" + "A" * 32,
-           "NOOKS_API_TOKEN": "t" * 32, "TOKEN_ENCRYPTION_KEYS": ",".join([new, *svc.settings.encryption_keys])}
-    process = await asyncio.create_subprocess_exec(sys.executable, "-m", "runtime.rotate_keys", cwd=ROOT, env=env,
-                                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    output = (await asyncio.wait_for(process.communicate(), 60))[0].decode()
-    assert process.returncode == 0 and "1 connection(s), 5 webhook secret(s)" in output, output
+    rotating = [new, *svc.settings.encryption_keys]
+    status, output = await rotate_keys(svc, rotating, "--check")  # nothing is under the new key yet
+    assert status == 1 and "the tokens of 1 connection(s), 5 webhook secret(s)" in output, output
+    status, output = await rotate_keys(svc, rotating)
+    assert status == 0 and "1 connection(s), 5 webhook secret(s)" in output, output
+    status, output = await rotate_keys(svc, rotating, "--check")
+    assert status == 0 and "may be dropped" in output, output
     only_new = TokenCipher([new])  # the old keys retired
     assert await ConnectionStore(svc.redis, only_new).tokens(TEAM, REP) is not None
     reopened = await SubscriptionStore(svc.redis, only_new).for_rep(TEAM, REP)

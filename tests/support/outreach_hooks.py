@@ -70,8 +70,9 @@ def sign(secret: str, body: bytes) -> str:
 
 async def deliver(svc: Service, body: bytes | dict[str, Any], sub: Subscription | None = None, *,
                   webhook_id: str | None = None, secret: str | None = None, event_id: str | None = "new",
-                  signature: str | None = None) -> tuple[int, Any]:
-    """POST a delivery to our endpoint the way Outreach does (hex HMAC of the raw body)."""
+                  signature: str | None = None, base_url: str | None = None) -> tuple[int, Any]:
+    """POST a delivery to our endpoint (or another instance's, `base_url`) the way Outreach does (hex HMAC of
+    the raw body)."""
     raw = body if isinstance(body, bytes) else orjson.dumps(body)
     headers = {"Content-Type": "application/vnd.api+json", "Outreach-Org-Id": str(uuid.uuid4())}
     hook_id = webhook_id if webhook_id is not None else (sub.webhook_id if sub else "")
@@ -84,7 +85,8 @@ async def deliver(svc: Service, body: bytes | dict[str, Any], sub: Subscription 
         signature = sign(key, raw)
     if signature:
         headers["Outreach-Webhook-Signature"] = signature
-    async with svc.http.post(f"{svc.base_url}/v1/outreach/webhooks", data=raw, headers=headers) as response:
+    async with svc.http.post(f"{base_url or svc.base_url}/v1/outreach/webhooks", data=raw,
+                             headers=headers) as response:
         answer = await response.json() if response.content_type == "application/json" else await response.text()
         return response.status, answer
 
