@@ -65,7 +65,8 @@ def _nooks_events() -> Doc:
         "responses": {
             "202": json_body(obj(status=STRING, event_id=STRING), "queued (or an ignored event type recorded)"),
             "200": json_body(obj(status=STRING, event_id=STRING), "a webhook-id seen before"),
-            "400": error("not UTF-8 JSON"), "401": error("bad or missing signature, or timestamp 5 minutes off"),
+            "400": error("not UTF-8 JSON, or a webhook-id outside 1-255 of letters, digits and _ . : -"),
+            "401": error("bad or missing signature, or timestamp 5 minutes off"),
             "408": error("the body did not arrive in time"), "413": error("body over 256 KiB"),
             "422": error("JSON that breaks the schema, each field named (after_call's rules: under "
                          "data.after_call)"), "503": error("the queue is down"),
@@ -208,10 +209,12 @@ def _operators() -> dict[str, Doc]:
     return {
         "/healthz": {"get": {"summary": "the process is alive",
                              "responses": {"200": json_body(obj(status=STRING), "alive")}}},
-        "/readyz": {"get": {"summary": "Redis is reachable", "responses": {
-            "200": json_body(some, "ready"), "503": json_body(some, "Redis is down")}}},
-        "/metrics": {"get": {"summary": "Prometheus text", "responses": {"200": {
-            "description": "metrics", "content": {"text/plain": {"schema": STRING}}}}}},
+        "/readyz": {"get": {"summary": "Redis is reachable (answered within 1 s whatever Redis does)", "responses": {
+            "200": json_body(some, "ready"), "503": json_body(some, "Redis is down or does not answer")}}},
+        "/metrics": {"get": {"summary": "Prometheus text", "security": [{"operators": []}, {"metricsToken": []}],
+                             "responses": {"200": {"description": "metrics",
+                                                   "content": {"text/plain": {"schema": STRING}}},
+                                           "401": error("operator credentials or the METRICS_TOKEN bearer required")}}},
         "/openapi.json": {"get": {"summary": "this document", "responses": {
             "200": json_body(some, "the OpenAPI document")}}},
         "/ops": view("the queue dashboard", html=True),
@@ -222,7 +225,8 @@ def _operators() -> dict[str, Doc]:
         "/ops/api/dead-letters": listing("dead_letters", "DeadLetter", "events waiting for an operator", *filters),
         "/ops/api/dead-letters/{action}": action("retry or discard every dead letter the filter takes", verb,
                                                  body=True),
-        "/ops/api/dead-letters/{event_id}/{action}": action("retry or discard one dead letter", event_id, verb),
+        "/ops/api/dead-letters/{event_id}/{action}": action("retry or discard one dead letter (409 event_gone: its "
+                                                            "stored event is gone, discard it)", event_id, verb),
         "/ops/api/retries": view("calls being retried", offset),
         "/ops/api/parked": view("events waiting for their rep, by rep", offset),
         "/ops/api/flagged": listing("flagged", "Flag", "events logged with a caveat"),
@@ -254,7 +258,8 @@ def _components() -> Doc:
         schemas[model.__name__] = shape
     return {"schemas": dict(sorted(schemas.items())), "securitySchemes": {
         "nooksApiToken": {"type": "http", "scheme": "bearer", "description": "NOOKS_API_TOKEN"},
-        "operators": {"type": "http", "scheme": "basic", "description": "OPS_USERNAME / OPS_PASSWORD"}}}
+        "operators": {"type": "http", "scheme": "basic", "description": "OPS_USERNAME / OPS_PASSWORD"},
+        "metricsToken": {"type": "http", "scheme": "bearer", "description": "METRICS_TOKEN (GET /metrics only)"}}}
 
 
 @cache

@@ -3,8 +3,9 @@
 Outreach waits 5 s and never retries an HTTP error, so the answer must be fast and honest: 2xx only once the
 reduced change is durably queued, 503 when Redis cannot take it. Order: size (413) → the format of
 `Outreach-Webhook-Id` and of the signature (401, before any lookup) → the subscription it names and the hex
-HMAC-SHA256 of the raw body with its secret (401, the same answer for both) → JSON (400) → `meta.deliveredAt` within the last hour (400) → lenient reduction (never a 500) → one Lua call
-that dedupes the event id AND the signed body (the event id header is not signed) and queues the job.
+HMAC-SHA256 of the raw body with its secret (401, the same answer for both) → JSON (400) → `meta.deliveredAt`
+within the last hour (400) → lenient reduction (never a 500) → one Lua call that dedupes the event id AND the
+signed body (the event id header is not signed) and queues the job.
 
 Also what a rep connecting or disconnecting does to the team's one set of subscriptions in Outreach
 (docs/outreach-webhooks.md).

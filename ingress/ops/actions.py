@@ -39,7 +39,8 @@ async def on_dead_letters(services: Services, who: str, action: str, which: Dead
         await _audit_anyway(services, who, f"{action} all", target, done,
                             f"stopped after {done}: {type(failed).__name__}")
         raise
-    await services.ops.audit.record(who, f"{action} all", target, done, f"{DONE}, {skipped} skipped" if skipped else DONE)
+    outcome = f"{DONE}, {skipped} skipped" if skipped else DONE
+    await services.ops.audit.record(who, f"{action} all", target, done, outcome)
     return done
 
 
