@@ -3,8 +3,9 @@ syncs the team's users (id, email, name), maps the rep by email and releases the
 
 The consent must be the rep's own: the callback completes only in the browser that opened the link (a cookie
 set at `/start`), and the new token's Outreach user (outreach/identity.py) must be the rep's, by email or by the
-rep's User Mapping, before anything is stored. Otherwise a 400 page names who was signed in, and the team's
-users, mapping and connections stay as they were."""
+rep's User Mapping, before anything is stored; and it must come from the team's Outreach org, the one its first
+consent bound it to (`_in_the_teams_org`). Otherwise a 400 page names who was signed in, and the team's users,
+mapping and connections stay as they were."""
 
 from __future__ import annotations
 
@@ -130,12 +131,37 @@ async def _confirm_owner(services: Services, team_id: str, rep_email: str, token
         return Refusal(400, "Connection failed", "Outreach did not confirm which user signed in, so nothing was "
                                                  "stored. Please try again.", str(failed))
     owner = next((user for user in users if user.id == owner_id), None)
-    if owner is not None and owner.email == rep_email:
-        return Consent(owner_id, users)
-    if await services.stores.users.mapped_user_id(team_id, rep_email) == owner_id:
-        return Consent(owner_id, users)
     who = f"{owner.name} ({owner.email})" if owner is not None else f"Outreach user {owner_id}"
-    return Refusal(400, "Signed in as someone else",
-                   f"You signed in to Outreach as {who}, not as {rep_email}. Nothing was stored. Sign out of "
-                   "Outreach, sign in with your own account and open the connect link again.", "wrong_user")
+    another_org = Refusal(400, "Signed in as someone else",
+                          f"You signed in to Outreach as {who}, in another Outreach organization than your team's. "
+                          "Nothing was stored. Sign out of Outreach, sign in with your own account in your team's "
+                          "organization and open the connect link again.", "another_org")
+    if owner is None or not await _in_the_teams_org(services, team_id, owner, users):
+        return another_org
+    if owner.email != rep_email and await services.stores.users.mapped_user_id(team_id, rep_email) != owner_id:
+        return Refusal(400, "Signed in as someone else",
+                       f"You signed in to Outreach as {who}, not as {rep_email}. Nothing was stored. Sign out of "
+                       "Outreach, sign in with your own account and open the connect link again.", "wrong_user")
+    # Accepted: an unbound team is bound to this consent's org now (a consent from another org that bound it a
+    # moment earlier wins, and this one is then checked against it).
+    if not await services.stores.users.bind_org(team_id, owner) and \
+            not await _in_the_teams_org(services, team_id, owner, users):
+        return another_org
+    return Consent(owner_id, users)
 
+
+async def _in_the_teams_org(services: Services, team_id: str, owner: OutreachUser,
+                            read: list[OutreachUser]) -> bool:
+    """CONTRACT: a team is bound to the org of its first consent (True while it is unbound). User ids are small
+    integers per org and emails repeat across orgs (sandboxes), so neither alone names the org: the signed-in
+    user's (id, email) must be a pair among the team's users, and the users the new token reads must be the
+    team's (more than half of them, by id and email: an org gains and loses users over time)."""
+    directory = services.stores.users
+    binding = await directory.org_binding(team_id)
+    if binding is None:
+        return True
+    # Bound but no users stored yet (a first consent completing right now): the binding's user stands in.
+    known = await directory.users(team_id) or {binding.id: binding}
+    pairs = {(user.id, user.email) for user in read}
+    return (owner.id, owner.email) in {(user.id, user.email) for user in known.values()} and \
+        2 * sum((user.id, user.email) in pairs for user in known.values()) > len(known)

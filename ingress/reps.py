@@ -21,6 +21,9 @@ async def connection(request: Request, team_id: str, rep_email: str) -> Response
     if request.method == "DELETE":
         await outreach_webhooks.unsubscribe_rep(services, team_id, rep_email)
         await services.stores.connections.delete(team_id, rep_email)
+        if not any(team == team_id for team, _ in await services.stores.connections.connected_reps()):
+            # CONTRACT "Data kept": the team's last rep is gone, and its Outreach users and org binding with it.
+            await services.stores.users.forget_org(team_id)
         return JSON({"status": ConnectionStatus.NOT_CONNECTED.value})
     view = ConnectionView(
         status=await services.stores.connections.status(team_id, rep_email),

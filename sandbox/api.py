@@ -55,7 +55,7 @@ async def collection(request: Request) -> Response:
 async def member(request: Request) -> Response:
     rt, id_ = _rtype(request), int(request.path_params["id"])
     _check_method(request)
-    sb = core.of(request)
+    sb = core.org_of(request)
     record = sb.store.get(rt.name, id_)
     if record is None or not sb.visibility.sees(sb.store, request.scope["sandbox.user_id"], record):
         raise not_found(rt.name, id_)
@@ -88,7 +88,7 @@ async def member(request: Request) -> Response:
 async def member_action(request: Request) -> Response:
     """`POST /<plural>/{id}/actions/<action>`: the actions the spec declares, with their `actionParams[..]` in the
     query string; the sandbox performs those of tasks and sequence states."""
-    sb = core.of(request)
+    sb = core.org_of(request)
     await documents.read(request, required=False)  # a body is optional, but must be well-formed if sent
     found = conformance.route(request.url.path.removeprefix("/api/v2"))
     if found is None or "/actions/" not in found.template:
@@ -116,7 +116,7 @@ async def member_action(request: Request) -> Response:
 
 
 def _list(request: Request, rt: ResourceType) -> Response:
-    sb = core.of(request)
+    sb = core.org_of(request)
     params = list(request.query_params.multi_items())
     q = query.parse(sb.store, rt, params)
     user_id: int = request.scope["sandbox.user_id"]
@@ -134,7 +134,7 @@ def _list(request: Request, rt: ResourceType) -> Response:
 
 
 async def _create(request: Request, rt: ResourceType) -> Response:
-    sb = core.of(request)
+    sb = core.org_of(request)
     data = await documents.read(request)
     documents.check(rt, data)
     attrs = documents.attributes(data)

@@ -52,6 +52,7 @@ def create_app(
         try:
             yield
         finally:
+            await sandbox.drop_added_orgs()
             await sandbox.deliveries.stop()
 
     app = SandboxApp(

@@ -129,8 +129,15 @@ class SandboxControl:
             await asyncio.sleep(0.02)
 
     # -- OAuth and tokens --------------------------------------------------------------------------------
-    async def login(self, email: str | None = None, *, user_id: int | None = None, deny: bool = False) -> None:
-        await self._call("POST", "/login", {"email": email, "user_id": user_id, "deny": deny})
+    async def add_org(self, users: list[dict[str, Any]]) -> str:
+        """Another org holding these users (`{"id", "email", "firstName", "lastName"}`); answers its id."""
+        result: str = (await self._call("POST", "/orgs", {"users": users}))["org"]
+        return result
+
+    async def login(self, email: str | None = None, *, user_id: int | None = None, deny: bool = False,
+                    org: str | None = None) -> None:
+        """Who the next consent signs in as (in `org`, else the demo org)."""
+        await self._call("POST", "/login", {"email": email, "user_id": user_id, "deny": deny, "org": org})
 
     async def expire_tokens(self, email: str | None = None, *, user_id: int | None = None) -> int:
         result: int = (await self._call("POST", "/tokens/expire", {"email": email, "user_id": user_id}))["expired"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import uuid
 from typing import Any
 
 import orjson
@@ -11,7 +12,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from . import core, seed, timeutil
-from .core import Sandbox
+from .core import ORG_ID, Sandbox
 from .jsonapi import resource
 from .schema import ResourceType, lookup
 from .state import StoreError
@@ -65,18 +66,46 @@ def _rels(raw: Any) -> dict[str, int | None]:
     return out
 
 
+def _org_id(sb: Sandbox, body: dict[str, Any]) -> str:
+    """The org a control request names (`"org"`), "" for the default one."""
+    org_id = body.get("org") or ""
+    if not isinstance(org_id, str) or (org_id and org_id not in sb.orgs):
+        raise ControlError(404, f"no org {org_id!r}")
+    return "" if org_id == ORG_ID else org_id
+
+
 def _user_id(sb: Sandbox, body: dict[str, Any]) -> int:
     if isinstance(body.get("user_id"), int):
         return int(body["user_id"])
-    ids = sb.store.ids_by_attr("user", "email", body.get("email")) or set()
+    store = sb.org(_org_id(sb, body)).store
+    ids = store.ids_by_attr("user", "email", body.get("email")) or set()
     if not ids:
         raise ControlError(404, f"no user with email {body.get('email')!r}")
     return min(ids)
 
 
 async def reset(request: Request) -> Response:
-    core.of(request).reset()
+    sb = core.of(request)
+    sb.reset()
+    await sb.drop_added_orgs()
     return JSONResponse({"ok": True})
+
+
+async def orgs(request: Request) -> Response:
+    """`{"users": [{"id", "email", "firstName", "lastName"}]}`: another org holding these users (ids chosen, so two
+    orgs may share them); answers its id, which `/login` (and the token endpoint's grants) then carry."""
+    sb, body = core.of(request), await _body(request)
+    users = body.get("users") or []
+    if not isinstance(users, list) or not all(isinstance(u, dict) and isinstance(u.get("id"), int) for u in users):
+        raise ControlError(400, "users must be a list of objects with an integer id")
+    org = await sb.add_org(str(uuid.uuid4()))
+    try:
+        for user in users:
+            attributes = {k: v for k, v in user.items() if k != "id"}
+            org.store.create("user", attributes, id_=int(user["id"]), emit=False)
+    except StoreError as exc:
+        raise ControlError(400, str(exc)) from None
+    return JSONResponse({"org": org.id, "users": len(users)}, 201)
 
 
 async def seed_org(request: Request) -> Response:
@@ -176,6 +205,8 @@ async def deliveries(request: Request) -> Response:
 async def login(request: Request) -> Response:
     sb, body = core.of(request), await _body(request)
     login: dict[str, Any] = {"deny": bool(body.get("deny"))}
+    if org_id := _org_id(sb, body):
+        login["org"] = org_id
     if body.get("email") or body.get("user_id"):
         login["user_id"] = _user_id(sb, body)
     sb.tokens.login = login
@@ -184,11 +215,11 @@ async def login(request: Request) -> Response:
 
 async def tokens(request: Request) -> Response:
     sb, body = core.of(request), await _body(request)
-    user_id = _user_id(sb, body)
+    user_id, org_id = _user_id(sb, body), _org_id(sb, body)
     if request.path_params["op"] == "expire":
-        return JSONResponse({"user_id": user_id, "expired": sb.tokens.expire_user(user_id)})
+        return JSONResponse({"user_id": user_id, "expired": sb.tokens.expire_user(user_id, org_id)})
     if request.path_params["op"] == "revoke":
-        return JSONResponse({"user_id": user_id, "revoked": sb.tokens.revoke_user(user_id)})
+        return JSONResponse({"user_id": user_id, "revoked": sb.tokens.revoke_user(user_id, org_id)})
     raise ControlError(404, "unknown token operation")
 
 
@@ -220,6 +251,7 @@ async def control_error(request: Request, exc: Exception) -> Response:
 
 routes = [
     Route("/reset", reset, methods=["POST"]),
+    Route("/orgs", orgs, methods=["POST"]),
     Route("/seed", seed_org, methods=["POST"]),
     Route("/records/{type}", records, methods=["GET", "POST"]),
     Route("/records/{type}/{id:int}", record, methods=["GET", "PATCH", "DELETE"]),

@@ -34,6 +34,7 @@ class ApiGuard:
             return
         ctx: dict[str, Any] = scope.get("sandbox.ctx", {})
         ctx["user_id"] = scope["sandbox.user_id"] = grant.user_id
+        scope["sandbox.org"] = grant.org
         verdict = self.limiter.hit(grant.user_id)
         extra = [(k.lower().encode(), v.encode()) for k, v in verdict.headers().items()]
 

@@ -32,6 +32,8 @@ class Knobs:
     rate_limit: int = 10_000
     rate_window_s: int = 3600
     token_lifetime_s: int = 7200
+    # How long a refresh token is honoured after it was issued (Outreach: about 14 days); a refresh issues a new one.
+    refresh_token_lifetime_s: float = 14 * 86400
     omit_refresh_token: bool = False
     token_mint_limit_per_minute: int | None = None  # None: never 429 on /oauth/token
     drop_next_deliveries: int = 0

@@ -30,16 +30,20 @@ async def authorize(request: Request) -> Response:
     login = sb.tokens.login
     if q.get("deny") in ("1", "true") or login.get("deny"):
         return _redirect(redirect_uri, error="access_denied", state=state)
+    org_id = str(login.get("org") or "")
+    if org_id and org_id not in sb.orgs:
+        return PlainTextResponse(f"No Outreach org {org_id}", 400)
+    store = sb.org(org_id).store
     email = q.get("login_email") or login.get("email")
     if email:
-        ids = sb.store.ids_by_attr("user", "email", email) or set()
+        ids = store.ids_by_attr("user", "email", email) or set()
         user_id = min(ids) if ids else None
     else:
         user_id = login.get("user_id") or 1
-    if user_id is None or sb.store.get("user", user_id) is None:
+    if user_id is None or store.get("user", user_id) is None:
         return PlainTextResponse(f"No Outreach user {email or user_id} to log in as", 400)
     scope = " ".join(q.get("scope", "").split()) or DEFAULT_SCOPES
-    code = sb.tokens.issue_code(user_id, client_id, redirect_uri, scope)
+    code = sb.tokens.issue_code(user_id, client_id, redirect_uri, scope, org_id)
     return _redirect(redirect_uri, code=code, state=state)
 
 

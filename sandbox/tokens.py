@@ -24,7 +24,8 @@ class Grant:
     client_id: str
     scope: str
     redirect_uri: str = ""
-    expires_at: float = 0.0  # access tokens and codes; refresh tokens keep 0 (no expiry in the sandbox)
+    expires_at: float = 0.0  # codes, access tokens and refresh tokens (`refresh_token_lifetime_s` after issue)
+    org: str = ""  # the org of the user who granted it ("" = the default org)
 
 
 class OAuthError(Exception):
@@ -43,17 +44,17 @@ class Tokens:
         self.codes: dict[str, Grant] = {}
         self.access: dict[str, Grant] = {}
         self.refresh: dict[str, Grant] = {}
-        self.mints: dict[int, int] = {}
-        self._recent: dict[int, deque[float]] = {}
-        self.login: dict[str, Any] = {}  # set by POST /_sandbox/login: email, user_id, deny
+        self.mints: dict[int | str, int] = {}  # by user id (by "org:user id" outside the default org)
+        self._recent: dict[int | str, deque[float]] = {}
+        self.login: dict[str, Any] = {}  # set by POST /_sandbox/login: email, user_id, org, deny
 
     def check_client(self, client_id: str, secret: str | None = None) -> bool:
         expected = self.clients.get(client_id)
         return expected is not None and (secret is None or secrets.compare_digest(expected, secret))
 
-    def issue_code(self, user_id: int, client_id: str, redirect_uri: str, scope: str) -> str:
+    def issue_code(self, user_id: int, client_id: str, redirect_uri: str, scope: str, org: str = "") -> str:
         code = secrets.token_urlsafe(24)
-        self.codes[code] = Grant(user_id, client_id, scope, redirect_uri, time.time() + CODE_LIFETIME_S)
+        self.codes[code] = Grant(user_id, client_id, scope, redirect_uri, time.time() + CODE_LIFETIME_S, org)
         return code
 
     def exchange_code(self, client_id: str, code: str, redirect_uri: str) -> dict[str, Any]:
@@ -62,15 +63,15 @@ class Tokens:
             raise OAuthError(400, "invalid_grant", "The authorization code is invalid, expired or already used.")
         if grant.client_id != client_id or grant.redirect_uri != redirect_uri:
             raise OAuthError(400, "invalid_grant", "The redirect_uri or client does not match the authorization.")
-        self._check_mint_budget(grant.user_id)
+        self._check_mint_budget(grant)
         del self.codes[code]  # single use
         return self._mint(grant, with_refresh=True)
 
     def exchange_refresh(self, client_id: str, refresh_token: str) -> dict[str, Any]:
         grant = self.refresh.get(refresh_token)
-        if grant is None or grant.client_id != client_id:
-            raise OAuthError(400, "invalid_grant", "The refresh token is invalid, revoked or already used.")
-        self._check_mint_budget(grant.user_id)
+        if grant is None or grant.client_id != client_id or grant.expires_at < time.time():
+            raise OAuthError(400, "invalid_grant", "The refresh token is invalid, expired, revoked or already used.")
+        self._check_mint_budget(grant)
         rotate = not self.knobs.omit_refresh_token
         if rotate:
             del self.refresh[refresh_token]
@@ -80,21 +81,25 @@ class Tokens:
         grant = self.access.get(access_token)
         return grant if grant is not None and grant.expires_at > time.time() else None
 
-    def expire_user(self, user_id: int) -> int:
-        hits = [g for g in self.access.values() if g.user_id == user_id]
+    def expire_user(self, user_id: int, org: str = "") -> int:
+        hits = [g for g in self.access.values() if g.user_id == user_id and g.org == org]
         for grant in hits:
             grant.expires_at = 0.0
         return len(hits)
 
-    def revoke_user(self, user_id: int) -> int:
+    def revoke_user(self, user_id: int, org: str = "") -> int:
         before = len(self.access) + len(self.refresh)
-        self.access = {t: g for t, g in self.access.items() if g.user_id != user_id}
-        self.refresh = {t: g for t, g in self.refresh.items() if g.user_id != user_id}
+        self.access = {t: g for t, g in self.access.items() if (g.user_id, g.org) != (user_id, org)}
+        self.refresh = {t: g for t, g in self.refresh.items() if (g.user_id, g.org) != (user_id, org)}
         return before - len(self.access) - len(self.refresh)
 
-    def _check_mint_budget(self, user_id: int) -> None:
+    @staticmethod
+    def _minter(grant: Grant) -> int | str:
+        return f"{grant.org}:{grant.user_id}" if grant.org else grant.user_id
+
+    def _check_mint_budget(self, grant: Grant) -> None:
         limit = self.knobs.token_mint_limit_per_minute
-        recent = self._recent.setdefault(user_id, deque())
+        recent = self._recent.setdefault(self._minter(grant), deque())
         now = time.time()
         while recent and recent[0] <= now - 60:
             recent.popleft()
@@ -106,13 +111,16 @@ class Tokens:
         now = time.time()
         lifetime = self.knobs.token_lifetime_s
         access = secrets.token_urlsafe(32)
-        self.access[access] = Grant(grant.user_id, grant.client_id, grant.scope, expires_at=now + lifetime)
-        self.mints[grant.user_id] = self.mints.get(grant.user_id, 0) + 1
-        self._recent.setdefault(grant.user_id, deque()).append(now)
+        self.access[access] = Grant(grant.user_id, grant.client_id, grant.scope, expires_at=now + lifetime,
+                                    org=grant.org)
+        minter = self._minter(grant)
+        self.mints[minter] = self.mints.get(minter, 0) + 1
+        self._recent.setdefault(minter, deque()).append(now)
         body: dict[str, Any] = {"access_token": access, "token_type": "Bearer", "expires_in": lifetime}
         if with_refresh:
             refresh = secrets.token_urlsafe(32)
-            self.refresh[refresh] = Grant(grant.user_id, grant.client_id, grant.scope)
+            self.refresh[refresh] = Grant(grant.user_id, grant.client_id, grant.scope,
+                                          expires_at=now + self.knobs.refresh_token_lifetime_s, org=grant.org)
             body["refresh_token"] = refresh
         body.update(scope=grant.scope, created_at=int(now))
         return body

@@ -48,6 +48,12 @@ def users(team_id: str) -> str:
     return f"{PREFIX}users:{team_id}"
 
 
+def org_binding(team_id: str) -> str:
+    """The Outreach user (id, email, name) whose consent bound the team to its org: later consents must come from
+    the same org (ingress/oauth_flow.py)."""
+    return f"{PREFIX}org:{team_id}"
+
+
 def mapping(team_id: str) -> str:
     """User Mapping: rep email → Outreach user id."""
     return f"{PREFIX}mapping:{team_id}"

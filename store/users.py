@@ -1,4 +1,5 @@
-"""The team's Outreach users (id, email, name) and the User Mapping (rep email → Outreach user id)."""
+"""The team's Outreach users (id, email, name), the org binding (the user whose consent bound the team to its
+Outreach org) and the User Mapping (rep email → Outreach user id)."""
 
 from __future__ import annotations
 
@@ -25,6 +26,20 @@ class UserDirectory:
     async def users(self, team_id: str) -> dict[int, OutreachUser]:
         raw = await self._redis.hgetall(keys.users(team_id))
         return {int(k): OutreachUser.model_validate_json(v) for k, v in raw.items()}
+
+    async def bind_org(self, team_id: str, first: OutreachUser) -> bool:
+        """Bind an unbound team to the org of `first`'s consent; False when it was bound already (by a consent
+        that got here first)."""
+        return bool(await self._redis.set(keys.org_binding(team_id), first.model_dump_json(), nx=True))
+
+    async def org_binding(self, team_id: str) -> OutreachUser | None:
+        raw = await self._redis.get(keys.org_binding(team_id))
+        return OutreachUser.model_validate_json(raw) if raw else None
+
+    async def forget_org(self, team_id: str) -> None:
+        """The team's last rep disconnected: its Outreach users and org binding go (the next consent reads and
+        binds them again); the User Mapping, the team's own settings, stays."""
+        await self._redis.delete(keys.users(team_id), keys.org_binding(team_id))
 
     async def map_rep(self, team_id: str, rep_email: str, user_id: int) -> bool:
         """Map a rep; True when the mapping changed."""

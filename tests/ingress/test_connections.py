@@ -158,3 +158,60 @@ async def test_disconnect(svc: Service) -> None:
 async def test_connection_is_per_team(svc: Service) -> None:
     await svc.connect()
     assert (await svc.connection("team_other", "ana@acme.com"))["status"] == "not_connected"
+
+
+# Another Outreach org (a customer's sandbox org, say) whose small integer ids repeat the team's: its user 2 is
+# Zed (the team's user 2 is Ben), and its user 3 has Cleo's email and id (the same pair as in the team's org).
+OTHER_ORG_USERS = [{"id": 1, "email": "root@sandbox.example", "firstName": "Root", "lastName": "Admin"},
+                   {"id": 2, "email": "zed@sandbox.example", "firstName": "Zed", "lastName": "Sandbox"},
+                   {"id": 3, "email": "cleo@acme.com", "firstName": "Cleo", "lastName": "Sandbox"}]
+
+
+async def test_a_consent_from_another_org_is_refused_even_when_the_id_or_email_matches(svc: Service) -> None:
+    """CONTRACT: a team is bound to the org of its first consent. A forwarded link opened by someone signed in to
+    another org as its user 2 (the id Ben is mapped to), or as a user with Cleo's email and id, connected the rep
+    to that org: the team's users were replaced by that org's, and calls would be written there."""
+    await connect_with_webhooks(svc)  # Ana binds the team to the demo org
+    await worker_idle(svc)
+    status, _ = await svc.api("PUT", "/v1/teams/team_acme/user-mappings/ben@acme.com", json={"outreach_user_id": 2})
+    assert status == 200
+    users_before, mapping_before = (await svc.redis.hgetall(keys.users("team_acme")),
+                                    await svc.redis.hgetall(keys.mapping("team_acme")))
+    other = await svc.sandbox.add_org(OTHER_ORG_USERS)
+    await svc.sandbox.login(org=other)
+    try:
+        for rep, login in (("ben@acme.com", "zed@sandbox.example"), ("cleo@acme.com", "cleo@acme.com")):
+            status, page = await svc.connect(rep_email=rep, login_email=login)
+            assert status == 400 and "another Outreach organization" in page and "Nothing was stored" in page, rep
+            assert (await svc.connection("team_acme", rep))["status"] == "not_connected"
+        assert await svc.redis.hgetall(keys.users("team_acme")) == users_before
+        assert await svc.redis.hgetall(keys.mapping("team_acme")) == mapping_before
+        # The same people in the team's own org connect as before.
+        await svc.sandbox.login()
+        assert (await svc.connect(rep_email="cleo@acme.com"))[0] == 200
+        assert (await svc.connect(rep_email="ben@acme.com"))[0] == 200
+    finally:
+        await svc.sandbox.login()
+
+
+async def test_the_last_rep_disconnecting_forgets_the_teams_users_and_org(svc: Service) -> None:
+    """CONTRACT "Data kept": the team's Outreach users and its org binding go with its last rep; the User
+    Mapping stays. The next consent binds the team again, to whichever org it comes from."""
+    assert (await svc.connect())[0] == 200
+    assert (await svc.connect(rep_email="ben@acme.com"))[0] == 200
+    await svc.api("PUT", "/v1/teams/team_acme/user-mappings/zoe@acme.com", json={"outreach_user_id": 3})
+    assert (await svc.api("DELETE", "/v1/teams/team_acme/reps/ana@acme.com/connection"))[0] == 200
+    assert await svc.redis.exists(keys.users("team_acme"), keys.org_binding("team_acme")) == 2  # Ben is left
+    assert (await svc.api("DELETE", "/v1/teams/team_acme/reps/ben@acme.com/connection"))[0] == 200
+    assert await svc.redis.exists(keys.users("team_acme"), keys.org_binding("team_acme")) == 0
+    mapping = {k.decode(): int(v) for k, v in (await svc.redis.hgetall(keys.mapping("team_acme"))).items()}
+    assert mapping == {"ana@acme.com": 1, "ben@acme.com": 2, "zoe@acme.com": 3}
+
+    other = await svc.sandbox.add_org(OTHER_ORG_USERS)
+    await svc.sandbox.login(org=other)
+    try:
+        assert (await svc.connect(rep_email="cleo@acme.com"))[0] == 200  # binds the team to the other org now
+    finally:
+        await svc.sandbox.login()
+    users = await svc.redis.hgetall(keys.users("team_acme"))
+    assert sorted(int(user_id) for user_id in users) == [1, 2, 3] and b"zed@sandbox.example" in users[b"2"]

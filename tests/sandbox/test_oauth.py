@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import asyncio
 from urllib.parse import parse_qs, urlsplit
 
 import aiohttp
@@ -94,3 +95,45 @@ async def test_login_via_control_and_mint_limit(
     )
     assert status == 429
     assert (await control.state())["token_mints"] == {"3": 1}
+
+
+async def test_each_org_answers_only_with_its_own_records(
+    control: SandboxControl, running: RunningSandbox, http: aiohttp.ClientSession
+) -> None:
+    """Like Outreach, user ids are per org: a token reads the org of the user who granted it, nothing else."""
+    other = await control.add_org([{"id": 1, "email": "zed@globex.example", "firstName": "Zed", "lastName": "Z"},
+                                   {"id": 2, "email": "ana@acme.com", "firstName": "Ana", "lastName": "Other"}])
+    await control.login(org=other)
+    status, query = await authorize(http, running.base_url, login_email="ana@acme.com")
+    assert status == 302
+    status, body = await token(http, running.base_url, grant_type="authorization_code", code=query["code"][0])
+    assert status == 200
+    headers = {"Authorization": f"Bearer {body['access_token']}"}
+    async with http.get(f"{running.base_url}/api/v2/users", headers=headers) as r:
+        users = (await r.json())["data"]
+    assert [(u["id"], u["attributes"]["email"]) for u in users] == [(1, "zed@globex.example"), (2, "ana@acme.com")]
+    async with http.get(f"{running.base_url}/api/v2/users/3", headers=headers) as r:
+        assert r.status == 404  # the demo org's Cleo
+    await control.login()
+    status, query = await authorize(http, running.base_url, login_email="ana@acme.com")
+    status, body = await token(http, running.base_url, grant_type="authorization_code", code=query["code"][0])
+    async with http.get(f"{running.base_url}/api/v2/users/1",
+                        headers={"Authorization": f"Bearer {body['access_token']}"}) as r:
+        assert (await r.json())["data"]["attributes"]["email"] == "ana@acme.com"
+    await control.reset()
+    assert (await control.state())["orgs"] == ["5b0a3c1e-7f42-4d8e-9a6b-2c1d0e9f8a71"]
+
+
+async def test_a_refresh_token_expires_after_its_lifetime(
+    control: SandboxControl, running: RunningSandbox, http: aiohttp.ClientSession
+) -> None:
+    await control.faults(refresh_token_lifetime_s=0.3)
+    status, query = await authorize(http, running.base_url, login_email="ben@acme.com")
+    status, body = await token(http, running.base_url, grant_type="authorization_code", code=query["code"][0])
+    status, renewed = await token(http, running.base_url, grant_type="refresh_token",
+                                  refresh_token=str(body["refresh_token"]))
+    assert status == 200  # within its lifetime; the new one lives as long again
+    await asyncio.sleep(0.35)
+    status, refused = await token(http, running.base_url, grant_type="refresh_token",
+                                  refresh_token=str(renewed["refresh_token"]))
+    assert (status, refused["error"]) == (400, "invalid_grant")
