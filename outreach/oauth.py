@@ -35,21 +35,26 @@ async def exchange_code(session: aiohttp.ClientSession, settings: Settings, code
     answer = await _token_request(session, settings, {"grant_type": "authorization_code", "code": code})
     if not answer.refresh_token:
         raise OAuthRefused("Outreach issued no refresh token")
-    return _token_set(answer, answer.refresh_token)
+    return _token_set(answer, answer.refresh_token, time.time())
 
 
-async def refresh(session: aiohttp.ClientSession, settings: Settings, refresh_token: str) -> TokenSet:
-    """Refresh; a response that omits the refresh token keeps the stored one (it stays valid)."""
-    answer = await _token_request(session, settings, {"grant_type": "refresh_token", "refresh_token": refresh_token})
-    return _token_set(answer, answer.refresh_token or refresh_token)
+async def refresh(session: aiohttp.ClientSession, settings: Settings, current: TokenSet) -> TokenSet:
+    """Refresh; a response that omits the refresh token keeps the stored one (it stays valid, as long as it was
+    going to: its issue time is kept too)."""
+    answer = await _token_request(session, settings,
+                                  {"grant_type": "refresh_token", "refresh_token": current.refresh_token})
+    if answer.refresh_token:
+        return _token_set(answer, answer.refresh_token, time.time())
+    return _token_set(answer, current.refresh_token, current.issued_at)
 
 
-def _token_set(answer: OAuthTokenResponse, refresh_token: str) -> TokenSet:
+def _token_set(answer: OAuthTokenResponse, refresh_token: str, issued_at: float) -> TokenSet:
     return TokenSet(
         access_token=answer.access_token,
         refresh_token=refresh_token,
         expires_at=time.time() + max(answer.expires_in, 60),
         scopes=answer.scope.split(),
+        issued_at=issued_at,
     )
 
 

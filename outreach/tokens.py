@@ -52,28 +52,43 @@ class TokenManager:
 
     async def refresh(self, team_id: str, rep_email: str, *, stale: str) -> TokenSet:
         """Make sure the stored access token is not `stale` (nor near expiry), refreshing at most once."""
+        return await self._refresh(team_id, rep_email, lambda current: _fresh(current, stale))
+
+    async def renew(self, team_id: str, rep_email: str, *, issued_at: float) -> TokenSet:
+        """The keep-alive (workers/token_keepalive.py): a new refresh token for the one issued at `issued_at`,
+        unless another refresh has replaced it meanwhile. Single-flight with every other refresh."""
+        return await self._refresh(team_id, rep_email, lambda current: current.issued_at != issued_at)
+
+    async def _refresh(self, team_id: str, rep_email: str, needless: Callable[[TokenSet], bool]) -> TokenSet:
+        """Refresh under the rep's lock unless `needless` says the stored tokens will do (another process may
+        have refreshed meanwhile). The result is stored only if the stored tokens are still those refreshed: a
+        refresh that ends after the rep disconnected or reconnected writes nothing back."""
         lock = Lock(self._redis, keys.refresh_lock(team_id, rep_email), LOCK_TTL_MS)
         seen: list[TokenSet] = []
 
         async def refreshed_by_peer() -> bool:
             seen[:] = [await self._stored(team_id, rep_email)]
-            return _fresh(seen[0], stale)
+            return needless(seen[0])
 
         if not await lock.acquire(wait=WAIT_FOR_PEER_SECONDS, unless=refreshed_by_peer):
-            if seen and _fresh(seen[0], stale):
+            if seen and needless(seen[0]):
                 return seen[0]
             raise ReconnectRequired("token refresh is stuck behind another process")
         try:
-            current = await self._stored(team_id, rep_email)
-            if _fresh(current, stale):
+            sealed = await self._connections.sealed(team_id, rep_email)
+            current = self._connections.unseal(sealed) or await self._stored(team_id, rep_email)
+            if sealed is None or needless(current):
                 return current
             try:
-                renewed = await oauth.refresh(self._session, self._settings, current.refresh_token)
+                renewed = await oauth.refresh(self._session, self._settings, current)
             except OAuthRefused:
                 await self._connections.mark_needs_reconnect(team_id, rep_email, refused=current.refresh_token)
                 await self._tell_needs_reconnect(team_id, rep_email)
                 raise ReconnectRequired("Outreach refused the refresh token; the rep must reconnect") from None
-            await self._connections.save_tokens(team_id, rep_email, renewed)
+            if not await self._connections.replace_tokens(team_id, rep_email, sealed, renewed):
+                log.info("refreshed tokens not stored: the rep disconnected or reconnected meanwhile team=%s rep=%s",
+                         team_id, rep_email)
+                return await self._stored(team_id, rep_email)
             return renewed
         finally:
             await lock.release()

@@ -22,6 +22,9 @@ class TokenSet(BaseModel):
     refresh_token: str
     expires_at: float  # epoch seconds
     scopes: list[str] = Field(default_factory=list)
+    # When Outreach issued the refresh token (epoch seconds): it is honoured for OUTREACH_REFRESH_TOKEN_DAYS from
+    # then, so the keep-alive renews it before half of that has passed. 0: stored before this was kept.
+    issued_at: float = 0.0
 
 
 class OAuthTokenResponse(BaseModel):

@@ -23,6 +23,8 @@ class Settings(BaseSettings):
     # With Sentinel (both set), the master is found through it and REDIS_URL is ignored.
     redis_sentinels: Annotated[list[tuple[str, int]], NoDecode] = Field(default_factory=list)
     redis_sentinel_master: str | None = None
+    # The Sentinels' own password (`requirepass` on the Sentinels); REDIS_URL's credentials are the master's.
+    redis_sentinel_password: SecretStr | None = None
     # With replicas: a 202 only once this many replicas hold the event (Redis WAIT), else a 503 to retry.
     redis_wait_replicas: int = Field(default=0, ge=0)
     redis_wait_timeout_ms: int = Field(default=500, ge=1)
@@ -45,6 +47,9 @@ class Settings(BaseSettings):
     # Signs the call-tasks cursors. Server-only (never shared with Nooks, unlike NOOKS_API_TOKEN); unset, a key
     # is derived from the first TOKEN_ENCRYPTION_KEYS key (cursors then end with a key rotation, harmlessly).
     cursor_secret: SecretStr | None = Field(default=None, min_length=MIN_CURSOR_SECRET_LENGTH)
+    # How long Outreach honours a refresh token (fractional allowed): every connected rep's tokens are renewed
+    # before half of it has passed since they were issued (workers/token_keepalive.py).
+    outreach_refresh_token_days: float = Field(default=14.0, gt=0)
     retention_days: int = Field(default=30, ge=1)  # dead letters, parked events and flags (CONTRACT)
     # Slow clients: a body must arrive within this many seconds (else 408); at most this many requests in
     # flight per web process (uvicorn answers 503 beyond).

@@ -11,27 +11,68 @@ from store import keys
 from store.crypto import FieldSwap, TokenCipher
 
 
+# Replace a rep's tokens only if the stored ones are still those a refresh started from: a refresh that ends after
+# the rep disconnected (the hash is gone) or reconnected (other tokens) must not write the old connection back.
+# KEYS: connection hash, CONNECTIONS, REFRESH_ISSUED. ARGV: expected sealed tokens, member, issued_at, then the
+# hash's field/value pairs.
+_REPLACE_TOKENS = """
+if redis.call('HGET', KEYS[1], 'tokens') ~= ARGV[1] then return 0 end
+redis.call('HSET', KEYS[1], unpack(ARGV, 4))
+redis.call('SADD', KEYS[2], ARGV[2])
+redis.call('ZADD', KEYS[3], ARGV[3], ARGV[2])
+return 1
+"""
+
+
 class ConnectionStore:
     def __init__(self, redis: Redis, cipher: TokenCipher) -> None:
         self._redis = redis
         self._cipher = cipher
+        self._replace = redis.register_script(_REPLACE_TOKENS)
+
+    def _fields(self, tokens: TokenSet) -> dict[str, str | bytes]:
+        return {
+            "tokens": self._cipher.encrypt(tokens.model_dump_json().encode()),
+            "status": ConnectionStatus.CONNECTED.value,
+            "scopes": " ".join(tokens.scopes),
+            "expires_at": str(int(tokens.expires_at)),  # when the access token expires: shown on /ops
+            "updated_at": str(int(time.time())),
+        }
 
     async def save_tokens(self, team_id: str, rep_email: str, tokens: TokenSet) -> None:
-        """Store fresh tokens and mark the rep connected."""
-        blob = self._cipher.encrypt(tokens.model_dump_json().encode())
+        """Store a consent's fresh tokens and mark the rep connected."""
+        member = keys.rep_member(team_id, rep_email)
         async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.hset(keys.connection(team_id, rep_email), mapping={
-                "tokens": blob,
-                "status": ConnectionStatus.CONNECTED.value,
-                "scopes": " ".join(tokens.scopes),
-                "expires_at": str(int(tokens.expires_at)),  # when the access token expires: shown on /ops
-                "updated_at": str(int(time.time())),
-            })
-            pipe.sadd(keys.CONNECTIONS, keys.rep_member(team_id, rep_email))
+            pipe.hset(keys.connection(team_id, rep_email), mapping=self._fields(tokens))
+            pipe.sadd(keys.CONNECTIONS, member)
+            pipe.zadd(keys.REFRESH_ISSUED, {member: tokens.issued_at})
             await pipe.execute()
 
+    async def replace_tokens(self, team_id: str, rep_email: str, sealed: bytes, tokens: TokenSet) -> bool:
+        """Store refreshed tokens if the stored ones are still `sealed` (what the refresh started from)."""
+        pairs = [item for field in self._fields(tokens).items() for item in field]
+        return bool(await self._replace(
+            keys=[keys.connection(team_id, rep_email), keys.CONNECTIONS, keys.REFRESH_ISSUED],
+            args=[sealed, keys.rep_member(team_id, rep_email), tokens.issued_at, *pairs]))
+
     async def tokens(self, team_id: str, rep_email: str) -> TokenSet | None:
-        return self.unseal(await self._redis.hget(keys.connection(team_id, rep_email), "tokens"))
+        return self.unseal(await self.sealed(team_id, rep_email))
+
+    async def sealed(self, team_id: str, rep_email: str) -> bytes | None:
+        """The stored tokens as stored (encrypted): what `replace_tokens` compares with."""
+        blob: bytes | None = await self._redis.hget(keys.connection(team_id, rep_email), "tokens")
+        return blob
+
+    async def refresh_tokens_issued(self, before: float, limit: int) -> list[tuple[str, str, float]]:
+        """(team, rep, issued_at) of stored refresh tokens issued before `before`, oldest first."""
+        found = await self._redis.zrangebyscore(keys.REFRESH_ISSUED, "-inf", before, start=0, num=limit,
+                                                withscores=True)
+        return [(*keys.split_member(member.decode()), float(issued)) for member, issued in found]
+
+    async def oldest_refresh_token(self) -> float | None:
+        """When the oldest stored refresh token was issued (epoch seconds); None when none is stored."""
+        found = await self._redis.zrange(keys.REFRESH_ISSUED, 0, 0, withscores=True)
+        return float(found[0][1]) if found else None
 
     def unseal(self, blob: bytes | None) -> TokenSet | None:
         """Stored tokens, decrypted (None when absent or unreadable with the current keys)."""
@@ -52,23 +93,26 @@ class ConnectionStore:
         """Drop the (now useless) tokens but remember the rep was connected.
 
         With `refused` (the refresh token Outreach just refused), nothing happens if the stored one is
-        different by now: the rep reconnected meanwhile and the new tokens must survive.
+        different by now or gone: the rep reconnected meanwhile and the new tokens must survive, or disconnected
+        and nothing may be written back.
         """
         key = keys.connection(team_id, rep_email)
         if refused is not None:
             current = await self.tokens(team_id, rep_email)
-            if current is not None and current.refresh_token != refused:
-                return
+            if current is None or current.refresh_token != refused:
+                return  # reconnected meanwhile (new tokens must survive), or disconnected (nothing to mark)
         async with self._redis.pipeline(transaction=True) as pipe:
             pipe.hset(key, mapping={"status": ConnectionStatus.NEEDS_RECONNECT.value,
                                     "updated_at": str(int(time.time()))})
             pipe.hdel(key, "tokens")
+            pipe.zrem(keys.REFRESH_ISSUED, keys.rep_member(team_id, rep_email))
             await pipe.execute()
 
     async def delete(self, team_id: str, rep_email: str) -> None:
         async with self._redis.pipeline(transaction=True) as pipe:
             pipe.delete(keys.connection(team_id, rep_email))
             pipe.srem(keys.CONNECTIONS, keys.rep_member(team_id, rep_email))
+            pipe.zrem(keys.REFRESH_ISSUED, keys.rep_member(team_id, rep_email))
             await pipe.execute()
 
     async def connected_reps(self) -> list[tuple[str, str]]:

@@ -17,7 +17,8 @@ RELEASE_READY = "release_ready"
 RECONCILE_CHANGES = "reconcile_changes"
 REPAIR_SUBSCRIPTIONS = "repair_subscriptions"
 EXPIRE_RETAINED = "expire_retained"
-CRON = (RELEASE_READY, RECONCILE_CHANGES, REPAIR_SUBSCRIPTIONS, EXPIRE_RETAINED)
+RENEW_TOKENS = "renew_tokens"
+CRON = (RELEASE_READY, RECONCILE_CHANGES, REPAIR_SUBSCRIPTIONS, EXPIRE_RETAINED, RENEW_TOKENS)
 
 # Job id prefixes of the Outreach-side jobs (a log_call job's id is its event's id).
 WEBHOOK_CHANGE_PREFIX = "ohk:"

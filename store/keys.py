@@ -37,6 +37,8 @@ def connection(team_id: str, rep_email: str) -> str:
 
 
 CONNECTIONS = f"{PREFIX}conns"  # set of "team\trep" with a stored connection
+# zset "team\trep" → when its stored refresh token was issued (epoch seconds): the keep-alive's schedule
+REFRESH_ISSUED = f"{PREFIX}refresh-issued"
 
 
 def refresh_lock(team_id: str, rep_email: str) -> str:

@@ -21,6 +21,7 @@ from workers.parking import release_ready
 from workers.reconcile import reconcile_changes
 from workers.retention import expire_retained
 from workers.subscriptions import repair_subscriptions, sync_subscriptions
+from workers.token_keepalive import renew_tokens
 from workers.tuning import JOB_TIMEOUT, MAX_JOBS, POLL_DELAY, QUEUE_READ_LIMIT, SHUTDOWN_WAIT
 
 log = logging.getLogger("workers")
@@ -70,6 +71,7 @@ class WorkerSettings:
              timeout=JOB_TIMEOUT),
         cron(expire_retained, name=jobs.EXPIRE_RETAINED, minute={7}, second={20}, run_at_startup=True,
              timeout=JOB_TIMEOUT),
+        cron(renew_tokens, name=jobs.RENEW_TOKENS, second={5, 35}, timeout=JOB_TIMEOUT),
     ]
     on_startup = startup
     on_shutdown = shutdown

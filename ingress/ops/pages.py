@@ -91,6 +91,8 @@ async def dashboard(request: Request) -> Response:
     ingest = await views.ingest(services)
     context = {
         "o": overview,
+        # Past this the keep-alive is late (it renews before half of the refresh token's lifetime).
+        "refresh_token_half_life": services.settings.outreach_refresh_token_days * 86400 / 2,
         "minute_chart": charts.bar_chart(overview["per_minute"], views.CHART_SERIES,
                                           title="per minute, last hour", time_format="%H:%M"),
         "hour_chart": charts.bar_chart(overview["per_hour"], views.CHART_SERIES,

@@ -96,9 +96,17 @@ async def overview(services: Services) -> dict[str, Any]:
         "parked_reps": len(parked_reps),
         "paused_reps": len(await services.stores.pauses.paused()),
         "workers": workers_seen,
+        "oldest_refresh_token_seconds": await _oldest_refresh_token_age(services),
         "redis": await redis_figures(services),
         **await charts(services),
     }
+
+
+async def _oldest_refresh_token_age(services: Services) -> float | None:
+    """Seconds since the oldest stored refresh token was issued: the keep-alive holds it under half of
+    OUTREACH_REFRESH_TOKEN_DAYS (workers/token_keepalive.py); None without connected reps."""
+    issued = await services.stores.connections.oldest_refresh_token()
+    return round(time.time() - issued, 1) if issued is not None else None
 
 
 async def dead_letters(services: Services, which: DeadLetterFilter, offset: int) -> tuple[list[DeadLetter], int]:

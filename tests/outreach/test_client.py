@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from outreach import api
-from outreach.errors import ListTruncated, OutreachRejected, OutreachUnavailable, RateLimited, ReconnectRequired
+from outreach.errors import (
+    ListTruncated,
+    NotConnected,
+    OutreachRejected,
+    OutreachUnavailable,
+    RateLimited,
+    ReconnectRequired,
+)
 from runtime.services import Services
-from tests.support.service import Service
+from store import keys
+from tests.support.service import Service, eventually
 
 
 async def test_reads_follow_pagination(svc: Service, services: Services) -> None:
@@ -74,3 +84,20 @@ async def test_expired_token_is_refreshed_and_revoked_access_asks_for_reconnect(
 
 async def _nothing_written() -> int | None:
     return None
+
+
+async def test_a_refresh_that_ends_after_a_disconnect_writes_nothing_back(svc: Service, services: Services) -> None:
+    """The rep disconnected while Outreach answered the refresh: the connection stays gone (the old code wrote it
+    back, connected, with tokens the rep had withdrawn)."""
+    stale = (await services.stores.connections.tokens("team_acme", "ana@acme.com"))
+    assert stale is not None
+    await svc.sandbox.faults(latency_by_prefix={"/oauth/token": 600})
+    refreshing = asyncio.create_task(
+        services.outreach.tokens.refresh("team_acme", "ana@acme.com", stale=stale.access_token))
+    await eventually(lambda: svc.redis.exists(keys.refresh_lock("team_acme", "ana@acme.com")))  # refreshing now
+    assert (await svc.api("DELETE", "/v1/teams/team_acme/reps/ana@acme.com/connection"))[0] == 200
+    with pytest.raises(NotConnected):
+        await refreshing
+    assert not await svc.redis.exists(keys.connection("team_acme", "ana@acme.com"))
+    assert (await svc.connection("team_acme", "ana@acme.com"))["status"] == "not_connected"
+    assert not await svc.redis.zscore(keys.REFRESH_ISSUED, keys.rep_member("team_acme", "ana@acme.com"))

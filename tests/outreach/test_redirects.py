@@ -78,7 +78,8 @@ async def test_the_token_endpoint_does_not_follow_redirects(settings: Settings, 
     services = Services.open(moved)
     try:
         with pytest.raises(OutreachUnavailable):
-            await oauth.refresh(services.http, moved, "secret-refresh-token")
+            await oauth.refresh(services.http, moved, TokenSet(access_token="a", refresh_token="secret-refresh-token",
+                                                               expires_at=0))
         with pytest.raises(OutreachUnavailable):
             await oauth.exchange_code(services.http, moved, "secret-code")
     finally:
