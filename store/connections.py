@@ -10,7 +10,6 @@ from schemas.connection import ConnectionStatus, TokenSet
 from store import keys
 from store.crypto import FieldSwap, TokenCipher
 
-
 # Replace a rep's tokens only if the stored ones are still those a refresh started from: a refresh that ends after
 # the rep disconnected (the hash is gone) or reconnected (other tokens) must not write the old connection back.
 # KEYS: connection hash, CONNECTIONS, REFRESH_ISSUED. ARGV: expected sealed tokens, member, issued_at, then the

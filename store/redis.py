@@ -10,6 +10,7 @@ import os
 from typing import Any
 
 from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio.connection import SSLConnection, parse_url
 from redis.asyncio.retry import Retry
 from redis.asyncio.sentinel import Sentinel, SentinelConnectionPool
 from redis.backoff import ExponentialBackoff
@@ -46,16 +47,31 @@ def _connection_options() -> dict[str, Any]:
             "retry_on_error": [RedisConnectionError, RedisTimeoutError], "health_check_interval": 30}
 
 
+def master_options(url: str) -> dict[str, Any]:
+    """What of REDIS_URL still applies to the master Sentinel names (CONTRACT): its username, password, database
+    and TLS (`rediss://`, with any `ssl_*` options of its query); only its host and port give way to Sentinel's."""
+    parsed: dict[str, Any] = dict(parse_url(url))
+    dropped = ("host", "port", "path", "connection_class")
+    options = {name: value for name, value in parsed.items() if name not in dropped}
+    if issubclass(parsed.get("connection_class", object), SSLConnection):
+        options["ssl"] = True
+    return options
+
+
 def connect(settings: Settings | str, *, max_connections: int | None = None) -> Redis:
     """A client for the master: through Sentinel when REDIS_SENTINELS is set, else REDIS_URL (or this URL)."""
     # decode_responses stays off: arq stores bytes.
     size = max_connections or MAX_CONNECTIONS
     if isinstance(settings, Settings) and settings.redis_sentinels:
+        sentinel_options: dict[str, Any] = {"socket_timeout": 1.0, "socket_connect_timeout": 1.0}
+        if settings.redis_sentinel_password is not None:
+            sentinel_options["password"] = settings.redis_sentinel_password.get_secret_value()
         sentinel = Sentinel(settings.redis_sentinels,  # type: ignore[no-untyped-call]
-                            sentinel_kwargs={"socket_timeout": 1.0, "socket_connect_timeout": 1.0})
+                            sentinel_kwargs=sentinel_options)
         client: Redis = sentinel.master_for(settings.redis_sentinel_master or "",
                                             connection_pool_class=BlockingSentinelPool, max_connections=size,
-                                            timeout=POOL_TIMEOUT_SECONDS, **_connection_options())
+                                            timeout=POOL_TIMEOUT_SECONDS, **_connection_options(),
+                                            **master_options(settings.redis_url))
         return client
     url = settings if isinstance(settings, str) else settings.redis_url
     pool = BlockingConnectionPool.from_url(url, max_connections=size, timeout=POOL_TIMEOUT_SECONDS,

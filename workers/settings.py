@@ -3,6 +3,7 @@ of store/jobs.py, and how."""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from typing import Any, ClassVar
 
@@ -93,7 +94,9 @@ class WorkerSettings:
 
     @staticmethod
     def redis_settings_for(settings: Settings) -> RedisSettings:
+        from_url = RedisSettings.from_dsn(settings.redis_url)
         if settings.redis_sentinels:
-            return RedisSettings(host=settings.redis_sentinels, sentinel=True,
-                                 sentinel_master=settings.redis_sentinel_master or "")
-        return RedisSettings.from_dsn(settings.redis_url)
+            # REDIS_URL's username, password, TLS and database still apply to the master (CONTRACT).
+            return dataclasses.replace(from_url, host=settings.redis_sentinels, sentinel=True,
+                                       sentinel_master=settings.redis_sentinel_master or "")
+        return from_url

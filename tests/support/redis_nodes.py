@@ -21,14 +21,29 @@ def listening(port: int) -> bool:
         return False
 
 
-def answer(port: int, command: bytes = b"PING", timeout: float = 1) -> bytes:
-    """The first bytes a server on `port` answers to `command` (b"" when nothing listens or answers in time)."""
+def answer(port: int, command: bytes = b"PING", timeout: float = 1, password: str | None = None) -> bytes:
+    """The first bytes a server on `port` answers to `command` (b"" when nothing listens or answers in time),
+    after `AUTH password` when one is given."""
     try:
         with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
+            if password is not None:
+                sock.sendall(f"AUTH {password}\r\n".encode())
+                if not _line(sock).startswith(b"+OK"):
+                    return b"-NOAUTH"
             sock.sendall(command + b"\r\n")
             return sock.recv(64)
     except OSError:
         return b""
+
+
+def _line(sock: socket.socket) -> bytes:
+    line = b""
+    while not line.endswith(b"\r\n"):
+        chunk = sock.recv(1)
+        if not chunk:
+            break
+        line += chunk
+    return line
 
 
 def wait_until(condition: object, timeout: float, what: str, interval: float = 0.05) -> None:
@@ -51,10 +66,12 @@ class RedisNode:
     directory: Path
     port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
+    password: str | None = None  # `requirepass` (and `masterauth`, for a replica of a node with the same one)
 
     @property
     def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
+        credentials = f":{self.password}@" if self.password else ""
+        return f"redis://{credentials}127.0.0.1:{self.port}/0"
 
     def start(self, *extra: str, ready: bool = True) -> None:
         """Start (again); with `ready`, wait until it answers PONG (not LOADING)."""
@@ -64,18 +81,22 @@ class RedisNode:
                 # Uncompressed, `fill`'s values make a file of their full size: Redis 6 answers LOADING only
                 # between 2 MB chunks of it.
                 "--rdbcompression", "no",
-                "--loglevel", "warning", "--logfile", str(self.directory / "redis.log"), *extra]
+                "--loglevel", "warning", "--logfile", str(self.directory / "redis.log"), *self._auth(), *extra]
         self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         wait_until(lambda: listening(self.port), 10, f"redis on {self.port} listening")
         if ready:
             self.wait_ready()
 
+    def _auth(self) -> list[str]:
+        return ["--requirepass", self.password, "--masterauth", self.password] if self.password else []
+
     def wait_ready(self, timeout: float = 60) -> None:
-        wait_until(lambda: answer(self.port).startswith(b"+PONG"), timeout, f"redis on {self.port} ready")
+        wait_until(lambda: answer(self.port, password=self.password).startswith(b"+PONG"), timeout,
+                   f"redis on {self.port} ready")
 
     def loading(self) -> bool:
         # Redis 6 answers only between 2 MB chunks of the file: give it time to.
-        return answer(self.port, timeout=5).startswith(b"-LOADING")
+        return answer(self.port, timeout=5, password=self.password).startswith(b"-LOADING")
 
     def start_loading_slowly(self) -> None:
         """Restart and take seconds (about 10) to load what `fill` wrote (each key's load delayed), answering
@@ -85,8 +106,8 @@ class RedisNode:
             extra += ["--loading-process-events-interval-bytes", "65536"]
         self.start(*extra, ready=False)
 
-    def client(self) -> Redis:
-        return Redis(port=self.port, socket_timeout=30)
+    def client(self, db: int = 0) -> Redis:
+        return Redis(port=self.port, db=db, password=self.password, socket_timeout=30)
 
     def in_sync_with(self, master: RedisNode) -> bool:
         """A replica whose link to `master` is up and that has everything the master has written."""
@@ -110,7 +131,7 @@ class RedisNode:
     def fill(self, keys: int = 50_000, size: int = 1000, db: int = 9) -> None:
         """`keys` filler values of `size` bytes in a database of their own, then an AOF rewrite: what a restart
         has to load (50 MB by default)."""
-        client = Redis(port=self.port, db=db, socket_timeout=60)
+        client = Redis(port=self.port, db=db, password=self.password, socket_timeout=60)
         script = ("local value = string.rep('x', tonumber(ARGV[2])) "
                   "for i = 1, tonumber(ARGV[1]) do redis.call('SET', 'filler:' .. i, value) end return 1")
         client.eval(script, 0, str(keys), str(size))
@@ -132,6 +153,8 @@ class Sentinels:
     master: str = "nooks"
     ports: list[int] = field(default_factory=lambda: [free_port() for _ in range(3)])
     processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    password: str | None = None  # the Sentinels' own `requirepass` (REDIS_SENTINEL_PASSWORD)
+    master_password: str | None = None  # the monitored Redis nodes' `requirepass`
 
     @property
     def setting(self) -> str:
@@ -141,21 +164,27 @@ class Sentinels:
         self.directory.mkdir(parents=True, exist_ok=True)
         for port in self.ports:
             conf = self.directory / f"sentinel-{port}.conf"  # Sentinel rewrites its file: one each
+            auth = ""
+            if self.master_password:
+                auth += f"sentinel auth-pass {self.master} {self.master_password}\n"
+            if self.password:  # their own password, which they also use with each other
+                auth += f"requirepass {self.password}\nsentinel sentinel-pass {self.password}\n"
             conf.write_text(f"port {port}\nbind 127.0.0.1\nprotected-mode no\ndir {self.directory}\n"
                             f"logfile {self.directory / f'sentinel-{port}.log'}\n"
-                            f"sentinel monitor {self.master} 127.0.0.1 {master_port} 2\n"
+                            f"sentinel monitor {self.master} 127.0.0.1 {master_port} 2\n{auth}"
                             f"sentinel down-after-milliseconds {self.master} 1000\n"
                             f"sentinel failover-timeout {self.master} 10000\n")
             self.processes.append(subprocess.Popen([redis_server_binary(), str(conf), "--sentinel"],
                                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
         for port in self.ports:
-            wait_until(lambda port=port: answer(port).startswith(b"+PONG"), 10, f"sentinel on {port}")
+            wait_until(lambda port=port: answer(port, password=self.password).startswith(b"+PONG"), 10,
+                       f"sentinel on {port}")
         wait_until(lambda: self.master_port() == master_port, 10, "sentinels agree on the master")
 
     def master_port(self) -> int | None:
         """The master's port as the first Sentinel that answers names it."""
         for port in self.ports:
-            reply = answer(port, f"SENTINEL get-master-addr-by-name {self.master}".encode())
+            reply = answer(port, f"SENTINEL get-master-addr-by-name {self.master}".encode(), password=self.password)
             parts = reply.split(b"\r\n")
             if len(parts) >= 5 and parts[4].isdigit():
                 return int(parts[4])
