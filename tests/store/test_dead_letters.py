@@ -42,7 +42,7 @@ async def test_retry_and_discard_take_the_letter_out_of_its_index(redis: Redis) 
 async def test_a_retry_whose_event_is_gone_keeps_the_dead_letter(redis: Redis) -> None:
     """Nothing can be queued without the event's body: the dead letter stays for the operator to discard (it was
     deleted, and the retry answered 404 as if it had never existed)."""
-    letters = DeadLetters(redis, EventQueue(redis))
+    letters = DeadLetters(redis, EventQueue(redis, JobWriter(redis)))
     await letters.add(letter(1))
     assert await letters.retry("evt_1") == "event_gone"
     assert [d.event_id for d in await letters.page()] == ["evt_1"] and await letters.count() == 1

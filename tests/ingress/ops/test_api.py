@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from typing import Any
@@ -244,7 +245,7 @@ async def test_metrics_expose_histograms_and_counts(svc: Service) -> None:
 async def test_every_id_in_a_dashboard_url_is_one_encoded_path_segment(svc: Service) -> None:
     """An id stored before ingress refused unsafe ones (or a team id with a `/`) stays inside its own URL: a
     Discard button never posts to another event's address."""
-    letters = DeadLetters(svc.redis, EventQueue(svc.redis))
+    letters = DeadLetters(svc.redis, EventQueue(svc.redis, JobWriter(svc.redis)))
     await letters.add(DeadLetter(event_id="../evt_other/x", call_id="c1", rep_email="a/b@acme.com",
                                  team_id="team/x", reason="r", attempts=1, dead_at=int(time.time())))
     status, page = await svc.ops_api("GET", "/ops/")
@@ -281,13 +282,14 @@ async def test_an_action_that_fails_is_audited_with_its_outcome(svc: Service) ->
                 raise RedisConnectionError("Redis went away")
             return await super().discard(event_id)
 
-    letters = DeadLetters(svc.redis, EventQueue(svc.redis))
+    letters = DeadLetters(svc.redis, EventQueue(svc.redis, JobWriter(svc.redis)))
     for index in range(4):
         await letters.add(DeadLetter(event_id=f"evt_bulk_{index}", call_id=None, rep_email=None, team_id=None,
                                      reason="r", attempts=1, dead_at=int(time.time())))
     async with services_for(svc) as ctx:
-        services = ctx["services"]
-        services.dead_letters = FailingThird(services.redis, services.queue)
+        opened = ctx["services"]
+        failing = FailingThird(opened.redis, opened.stores.queue)
+        services = dataclasses.replace(opened, stores=dataclasses.replace(opened.stores, dead_letters=failing))
         with pytest.raises(RedisConnectionError):
             await actions.on_dead_letters(services, "ops", actions.DISCARD, DeadLetterFilter(reason="r"))
     newest = (await svc.ops_api("GET", "/ops/api/audit"))[1]["audit"][0]
