@@ -93,21 +93,20 @@ class TeamSubscriptions:
         report = TeamReport(team_id=team_id, holder=holder)
         sets = await self._sets_of(team_id, {*members, *(r for r in (holder, leaving) if r)})
         eligible = [rep for rep in members if await self.usable(team_id, rep)]
-        target = holder if holder in eligible else _choose(prefer, eligible, sets)
-        if target is None:
-            if holder is not None and holder in members:
-                # The holder needs reconnecting or lost webhooks.all and nobody can take over: its set may still
-                # deliver, and reconciliation covers the rest. It moves as soon as someone can hold it.
-                report.problem = "no_usable_holder"
-                await self.holders.checked(team_id, report.problem)
-                return report
-            for rep, ids in sets.items():  # the team's last rep is gone (or leaving)
-                report.retired[rep] = await self._retire(team_id, rep, ids, fallback=None)
-            await self.holders.swap(team_id, holder, None)
-            report.holder = None
-            return report
         authorizers = {entry.outreach_user_id for entry in await self._users.mappings(team_id)}
-        report.sync = await self.sets.sync(team_id, target, authorizers)  # the new set exists before the old goes
+        while True:
+            target = holder if holder in eligible else _choose(prefer, eligible, sets)
+            if target is None:
+                return await self._without_holder(report, members, sets)
+            try:
+                report.sync = await self.sets.sync(team_id, target, authorizers)  # the new set before the old goes
+            except (ReconnectRequired, NotConnected):
+                # Its tokens were refused just now (it is marked needs_reconnect): the next rep who can hold the
+                # set takes it at once, rather than at the next repair run.
+                log.info("webhook holder candidate refused team=%s rep=%s", team_id, target)
+                eligible.remove(target)
+                continue
+            break
         if target != holder:
             if not await self.holders.swap(team_id, holder, target):
                 await self._undo(team_id, target)
@@ -120,6 +119,21 @@ class TeamSubscriptions:
             if rep != target:
                 report.retired[rep] = await self._retire(team_id, rep, ids, fallback=target)
         await self.holders.checked(team_id, None)
+        return report
+
+    async def _without_holder(self, report: TeamReport, members: list[str], sets: dict[str, dict[str, str]]
+                              ) -> TeamReport:
+        team_id, holder = report.team_id, report.holder
+        if holder is not None and holder in members:
+            # The holder needs reconnecting or lost webhooks.all and nobody can take over: its set may still
+            # deliver, and reconciliation covers the rest. It moves as soon as someone can hold it.
+            report.problem = "no_usable_holder"
+            await self.holders.checked(team_id, report.problem)
+            return report
+        for rep, ids in sets.items():  # the team's last rep is gone (or leaving)
+            report.retired[rep] = await self._retire(team_id, rep, ids, fallback=None)
+        await self.holders.swap(team_id, holder, None)
+        report.holder = None
         return report
 
     async def release(self, team_id: str, rep_email: str, *, wait: float) -> TeamReport:

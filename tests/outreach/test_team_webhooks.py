@@ -222,6 +222,28 @@ async def test_a_holder_whose_tokens_are_refused_hands_the_set_over_at_once(svc:
     assert holder == "ben@acme.com" and not new_set & old_set  # ana's set deleted with ben's token
 
 
+async def test_refused_reps_are_passed_over_and_the_set_moves_to_a_usable_one_at_once(svc: Service) -> None:
+    """The holder's and another rep's tokens are refused (both found out only when used): the set moves to the
+    rep who can hold it within seconds. It stayed without a holder until the 5-minute repair: the sync tried the
+    holder, then the next rep by email, and stopped at the first refusal."""
+    await connect_with_webhooks(svc, TEAM, "ana@acme.com")
+    await connect_another(svc, "ben@acme.com")
+    for refused in ("ana@acme.com", "ben@acme.com"):
+        await svc.sandbox.expire_tokens(refused)
+        assert await svc.sandbox.revoke_tokens(refused) > 0
+    status, page = await svc.connect(TEAM, "cleo@acme.com")
+    assert status == 200, page
+
+    async def moved() -> bool:
+        subs = await our_subscriptions(svc, TEAM, "cleo@acme.com")
+        return await holder_of(svc) == "cleo@acme.com" and set(subs) == RESOURCES
+
+    await eventually(moved, timeout=10)
+    assert (await svc.connection(TEAM, "ana@acme.com"))["status"] == "needs_reconnect"
+    await worker_idle(svc)
+    await _one_set(svc)  # Cleo's, and only hers: Ana's old set was deleted
+
+
 async def test_a_holder_without_webhooks_scope_hands_the_set_over(svc: Service) -> None:
     await connect_with_webhooks(svc, TEAM, "ana@acme.com")
     await connect_another(svc, "ben@acme.com")
