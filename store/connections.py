@@ -68,6 +68,17 @@ class ConnectionStore:
                                                 withscores=True)
         return [(*keys.split_member(member.decode()), float(issued)) for member, issued in found]
 
+    async def schedule_unscheduled(self) -> int:
+        """Put connections stored before refresh tokens' issue times were kept into the keep-alive's schedule, as
+        issued when their tokens were last saved (at the latest); answers how many."""
+        added = 0
+        for team_id, rep_email in await self.connected_reps():
+            member = keys.rep_member(team_id, rep_email)
+            tokens, saved = await self._redis.hmget(keys.connection(team_id, rep_email), ["tokens", "updated_at"])
+            if tokens is not None and saved is not None:
+                added += await self._redis.zadd(keys.REFRESH_ISSUED, {member: float(saved)}, nx=True)
+        return added
+
     async def oldest_refresh_token(self) -> float | None:
         """When the oldest stored refresh token was issued (epoch seconds); None when none is stored."""
         found = await self._redis.zrange(keys.REFRESH_ISSUED, 0, 0, withscores=True)

@@ -26,6 +26,7 @@ RENEW_FROM = 0.25  # of the lifetime after issue: the earliest a rep's token is 
 RENEW_SPREAD = 0.2  # ... and the latest is RENEW_FROM + RENEW_SPREAD (45 %), before half has passed
 MAX_PER_RUN = 100
 CONCURRENT = 4
+_scheduled: set[int] = set()  # ids of the Services whose older connections were put into the schedule
 
 
 def renew_at(team_id: str, rep_email: str, issued_at: float, lifetime: float) -> float:
@@ -38,6 +39,9 @@ def renew_at(team_id: str, rep_email: str, issued_at: float, lifetime: float) ->
 async def renew_tokens(ctx: dict[str, Any]) -> dict[str, int]:
     """Renew the refresh tokens that are due; answers how many were renewed, refused, deferred or failed."""
     services: Services = ctx["services"]
+    if id(services) not in _scheduled:  # once per process: connections stored by an older version join in
+        await services.stores.connections.schedule_unscheduled()
+        _scheduled.add(id(services))
     lifetime = services.settings.outreach_refresh_token_days * DAY_SECONDS
     now = time.time()
     issued = await services.stores.connections.refresh_tokens_issued(now - RENEW_FROM * lifetime, 4 * MAX_PER_RUN)

@@ -72,3 +72,13 @@ async def test_a_rep_whose_rate_budget_is_spent_waits_for_a_later_run(svc: Servi
     assert await renew_tokens(ctx) == {"renewed": 0, "refused": 0, "deferred": 1, "failed": 0}
     mints = (await svc.sandbox.state())["token_mints"]
     assert mints == {"1": 1}  # only the consent's
+
+
+async def test_connections_stored_before_issue_times_were_kept_join_the_schedule(svc: Service,
+                                                                                 ctx: dict[str, Any]) -> None:
+    assert (await svc.connect())[0] == 200
+    member = keys.rep_member("team_acme", "ana@acme.com")
+    await svc.redis.zrem(keys.REFRESH_ISSUED, member)  # as an older version stored it
+    saved = float(await svc.redis.hget(keys.connection("team_acme", "ana@acme.com"), "updated_at") or 0)
+    await renew_tokens(ctx)
+    assert await svc.redis.zscore(keys.REFRESH_ISSUED, member) == saved
