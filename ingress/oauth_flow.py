@@ -152,16 +152,18 @@ async def _confirm_owner(services: Services, team_id: str, rep_email: str, token
 
 async def _in_the_teams_org(services: Services, team_id: str, owner: OutreachUser,
                             read: list[OutreachUser]) -> bool:
-    """CONTRACT: a team is bound to the org of its first consent (True while it is unbound). User ids are small
-    integers per org and emails repeat across orgs (sandboxes), so neither alone names the org: the signed-in
-    user's (id, email) must be a pair among the team's users, and the users the new token reads must be the
-    team's (more than half of them, by id and email: an org gains and loses users over time)."""
+    """CONTRACT: a team is bound to the org of its first consent (True while it is unbound and knows no users).
+    User ids are small integers per org and emails repeat across orgs (sandboxes), so neither alone names the
+    org: the signed-in user's (id, email) must be a pair among the team's users, and the users the new token
+    reads must be the team's (more than half of them, by id and email: an org gains and loses users over time)."""
     directory = services.stores.users
-    binding = await directory.org_binding(team_id)
-    if binding is None:
+    binding, known = await directory.org_binding(team_id), await directory.users(team_id)
+    if binding is None and not known:
         return True
-    # Bound but no users stored yet (a first consent completing right now): the binding's user stands in.
-    known = await directory.users(team_id) or {binding.id: binding}
+    # Users stored by a version without bindings stand for the org; bound with no users stored yet (a first
+    # consent completing right now), the binding's user does.
+    if not known and binding is not None:
+        known = {binding.id: binding}
     pairs = {(user.id, user.email) for user in read}
     return (owner.id, owner.email) in {(user.id, user.email) for user in known.values()} and \
         2 * sum((user.id, user.email) in pairs for user in known.values()) > len(known)
