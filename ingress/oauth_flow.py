@@ -158,12 +158,11 @@ async def _in_the_teams_org(services: Services, team_id: str, owner: OutreachUse
     reads must be the team's (more than half of them, by id and email: an org gains and loses users over time)."""
     directory = services.stores.users
     binding, known = await directory.org_binding(team_id), await directory.users(team_id)
-    if binding is None and not known:
-        return True
-    # Users stored by a version without bindings stand for the org; bound with no users stored yet (a first
-    # consent completing right now), the binding's user does.
-    if not known and binding is not None:
-        known = {binding.id: binding}
     pairs = {(user.id, user.email) for user in read}
+    if not known:
+        # Unbound: this consent binds the team. Bound with no users stored yet (a first consent completing right
+        # now, a colleague's at the same moment): the binding's user must be among those this token reads.
+        return binding is None or (binding.id, binding.email) in pairs
+    # (Users stored by a version without bindings stand for the org as well.)
     return (owner.id, owner.email) in {(user.id, user.email) for user in known.values()} and \
         2 * sum((user.id, user.email) in pairs for user in known.values()) > len(known)
