@@ -66,44 +66,57 @@ async def disposition_id_by_name(rep: RepSession, name: str) -> int | None:
     return None
 
 
-async def reschedule_task(rep: RepSession, task_id: int, due_at: str) -> None:
-    await rep.post(f"/tasks/{task_id}/actions/reschedule", params={"actionParams[dueAt]": due_at})
+Done = Callable[[], Awaitable[int | None]]  # a write's done-check: the id Outreach holds it under, else None
+
+
+async def reschedule_task(rep: RepSession, task_id: int, due_at: str, *, done: Done) -> int:
+    return await rep.write_once("POST", f"/tasks/{task_id}/actions/reschedule", body=None,
+                                params={"actionParams[dueAt]": due_at}, read=lambda _: task_id, done=done)
 
 
 async def snooze_task(rep: RepSession, task_id: int, due_at: str | None = None) -> None:
+    """`snooze`: a day past now or the task's due time, or to `due_at`."""
     params: Params | None = {"actionParams[dueAt]": due_at} if due_at else None
     await rep.post(f"/tasks/{task_id}/actions/snooze", params=params)
 
 
+async def pause_sequence_state(rep: RepSession, state_id: int, *, done: Done) -> int:
+    return await rep.write_once("POST", f"/sequenceStates/{state_id}/actions/pause", body=None,
+                                read=lambda _: state_id, done=done)
+
+
 async def sequence_state_action(rep: RepSession, state_id: int, action: str) -> None:
-    """`pause`, `resume` or `finish` (they take no parameters)."""
+    """`resume` or `finish` (they take no parameters; a pause that must happen once: `pause_sequence_state`)."""
     await rep.post(f"/sequenceStates/{state_id}/actions/{action}")
 
 
-async def create_call_task(rep: RepSession, owner_id: int, prospect_id: int, due_at: str, note: str | None) -> int:
+async def create_call_task(rep: RepSession, owner_id: int, prospect_id: int, due_at: str, note: str, *,
+                           done: Done) -> int:
     """A call task for `owner_id` about the prospect: a task's `prospect` is read-only, its `subject` is not."""
-    attributes: dict[str, Any] = {"action": "call", "dueAt": due_at}
-    if note is not None:
-        attributes["note"] = note
-    document = await rep.post("/tasks", body={"data": {"type": "task", "attributes": attributes, "relationships": {
-        "owner": {"data": {"type": "user", "id": owner_id}},
-        "subject": {"data": {"type": "prospect", "id": prospect_id}},
-    }}})
-    return parse(Created, document).data.id
+    body = {"data": {"type": "task", "attributes": {"action": "call", "dueAt": due_at, "note": note},
+                     "relationships": {"owner": {"data": {"type": "user", "id": owner_id}},
+                                       "subject": {"data": {"type": "prospect", "id": prospect_id}}}}}
+    return await rep.write_once("POST", "/tasks", body=body, read=lambda document: parse(Created, document).data.id,
+                                done=done)
 
 
-async def open_tasks_of_prospect(rep: RepSession, prospect_id: int, owner_id: int) -> AsyncIterator[Resource]:
-    """The owner's incomplete tasks on a prospect (id, due time and note only)."""
+async def task_with_note(rep: RepSession, prospect_id: int, owner_id: int, due_at: str, marker: str) -> int | None:
+    """The owner's task on the prospect due at `due_at` whose note holds `marker` (`note` is not filterable: the
+    few tasks due at that very moment are scanned)."""
     params: Params = {"filter[prospect][id]": prospect_id, "filter[owner][id]": owner_id,
-                      "filter[state]": "incomplete", "fields[task]": "dueAt,note"}
+                      "filter[dueAt]": f"{due_at}..{due_at}", "fields[task]": "note"}
     async for task in iterate(rep, "tasks", params):
-        yield task
+        if marker in str(task.attributes.get("note") or ""):
+            return task.id
+    return None
 
 
-async def opt_out_of_calls(rep: RepSession, prospect_id: int) -> None:
-    """The granular call opt-out (never `callOptedOut`: without granular opt-out it opts out of email too)."""
-    await rep.patch(f"/prospects/{prospect_id}", body={"data": {
+async def opt_out_of_calls(rep: RepSession, prospect_id: int) -> int:
+    """The granular call opt-out (never `callOptedOut`: without granular opt-out it opts out of email too).
+    Writing the same value twice does no harm: it may be sent again."""
+    await rep.request("PATCH", f"/prospects/{prospect_id}", idempotent=True, body={"data": {
         "type": "prospect", "id": prospect_id, "attributes": {"callsOptStatus": "opted_out"}}})
+    return prospect_id
 
 
 async def calls_opt_status(rep: RepSession, prospect_id: int) -> str | None:
@@ -121,13 +134,14 @@ async def sending_mailbox_id(rep: RepSession, user_id: int) -> int | None:
     return None
 
 
-async def enrol(rep: RepSession, prospect_id: int, sequence_id: int, mailbox_id: int) -> int:
-    document = await rep.post("/sequenceStates", body={"data": {"type": "sequenceState", "relationships": {
+async def enrol(rep: RepSession, prospect_id: int, sequence_id: int, mailbox_id: int, *, done: Done) -> int:
+    body = {"data": {"type": "sequenceState", "relationships": {
         "prospect": {"data": {"type": "prospect", "id": prospect_id}},
         "sequence": {"data": {"type": "sequence", "id": sequence_id}},
         "mailbox": {"data": {"type": "mailbox", "id": mailbox_id}},
-    }}})
-    return parse(Created, document).data.id
+    }}}
+    return await rep.write_once("POST", "/sequenceStates", body=body,
+                                read=lambda document: parse(Created, document).data.id, done=done)
 
 
 async def enrolment_of(rep: RepSession, prospect_id: int, sequence_id: int) -> int | None:
@@ -184,7 +198,10 @@ async def create_call(rep: RepSession, attributes: dict[str, Any], relationships
                                 done=done)
 
 
-async def mark_task_complete(rep: RepSession, task_id: int, *, done: Callable[[], Awaitable[bool | None]]) -> bool:
-    """`markComplete` (True); `done`: True when the task is complete already (completing it again is refused)."""
-    return await rep.write_once("POST", f"/tasks/{task_id}/actions/markComplete", body=None,
+async def mark_task_complete(rep: RepSession, task_id: int, *, done: Callable[[], Awaitable[bool | None]],
+                             completion_action: str | None = None) -> bool:
+    """`markComplete` (True); `done`: True when the task is complete already (completing it again is refused).
+    `completion_action`: `finish_no_reply` or `finish_replied` finish the task's sequence state; none advances it."""
+    params: Params | None = {"actionParams[completionAction]": completion_action} if completion_action else None
+    return await rep.write_once("POST", f"/tasks/{task_id}/actions/markComplete", body=None, params=params,
                                 read=lambda _: True, done=done)

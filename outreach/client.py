@@ -114,12 +114,12 @@ class RepSession:
                              idempotent=method in IDEMPOTENT_METHODS if idempotent is None else idempotent)
 
     async def write_once(self, method: str, path: str, *, body: dict[str, Any] | None, read: Callable[[Document], T],
-                         done: Callable[[], Awaitable[T | None]]) -> T:
+                         done: Callable[[], Awaitable[T | None]], params: Params | None = None) -> T:
         """A write that must happen once, its answer read by `read`. After an answer lost on the way back it is
         sent again only once `done()` (the caller's done-check: the result when Outreach has it, else None) says
-        Outreach does not have it (outreach/quick_retry.py)."""
+        Outreach does not have it (outreach/quick_retry.py). `params`: a member action's `actionParams[..]`."""
         async def attempt() -> T:
-            return read(await self._request_once(method, path, None, body))
+            return read(await self._request_once(method, path, params, body))
         return await retried(attempt, idempotent=False, done=done)
 
     async def _request_once(self, method: str, path: str, params: Params | None, body: dict[str, Any] | None

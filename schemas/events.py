@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
@@ -55,6 +55,11 @@ class CallData(BaseModel):
         if self.answered_at is not None and self.answered_at < self.started_at:
             raise ValueError("answered_at is before started_at")
         return self
+
+    @property
+    def ended_at(self) -> datetime:
+        """When the call ended: (answered_at or started_at) + duration_seconds."""
+        return (self.answered_at or self.started_at) + timedelta(seconds=self.duration_seconds)
 
     @property
     def should_complete_task(self) -> bool:

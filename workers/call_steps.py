@@ -10,6 +10,7 @@ from typing import Any
 from outreach import api
 from outreach.client import Params
 from outreach.errors import OutreachRejected
+from workers.after_call_steps import AFTER_CALL_STEPS, ReadOutcome
 from workers.mapping import Links, call_attributes, call_relationships, dialed_number, e164
 from workers.outcome import ProspectNotFound
 from workers.pipeline import CallRun, Check, ReadStep, Step, WriteStep
@@ -108,16 +109,20 @@ class WriteCall(WriteStep):
 
 
 class CompleteTask(WriteStep):
-    """markComplete on the linked task, when it is open and the call asks for it; done when the task is complete
-    (completing a complete task is refused). Its marker is the task's id."""
+    """markComplete on the linked task, when it is open and the call's outcome completes it (with the finish it
+    asks for, `actionParams[completionAction]`); done when the task is complete (completing a complete task is
+    refused). Its marker is the task's id, then `:<flag>` when a finish asked for could not be sent."""
 
     name = "task"
     story = "task_completed"
     check_on_resume = False  # `wanted` reads the task's state this attempt: an open task is not done
 
     def wanted(self, run: CallRun) -> bool:
-        task = run.task
-        return task is not None and task.attributes.get("state") != "complete" and run.call.should_complete_task
+        task, plan = run.task, run.plan
+        if task is None or plan is None or plan.task != "complete":
+            return False
+        # A finish asked of a task already complete is told (flagged), not silently dropped.
+        return task.attributes.get("state") != "complete" or plan.completion_action is not None
 
     async def found(self, run: CallRun) -> str | None:
         task = await api.get_one(run.rep, "tasks", run.task.id, params=TASK_STATE)
@@ -127,12 +132,31 @@ class CompleteTask(WriteStep):
         async def completed() -> bool | None:
             return True if await found() is not None else None
 
-        await api.mark_task_complete(run.rep, run.task.id, done=completed)
-        return str(run.task.id)
+        task_id = run.task.id
+        if run.task.attributes.get("state") == "complete":  # only with a finish asked for (`wanted`)
+            # On a later attempt it may be this call's own completion whose marker was not written: no flag then.
+            if run.resuming:
+                return str(task_id)
+            run.services.ops.telemetry.count("flagged_sequence")
+            return f"{task_id}:sequence_skipped:task_complete"
+        completion = run.plan.completion_action if run.plan is not None else None
+        caveat = ""
+        if completion is not None and run.resolved.sequence_state_id is None:
+            completion, caveat = None, ":sequence_skipped:no_sequence_state"  # only Outreach could tell
+            run.services.ops.telemetry.count("flagged_sequence")
+        await api.mark_task_complete(run.rep, task_id, done=completed, completion_action=completion)
+        if completion is not None:
+            run.story("sequence_finished", detail=completion)
+        return f"{task_id}{caveat}"
+
+    def adopt(self, run: CallRun, marker: str) -> None:
+        caveat = marker.partition(":")[2]
+        if caveat:
+            run.flags.append(caveat)
 
 
-# What a call is, in order. After-call actions are more steps after these (docs/ARCHITECTURE.md).
-CALL_STEPS: tuple[Step, ...] = (Resolve(), WriteCall(), CompleteTask())
+# What a call is, in order: read, decide the outcome, write the call, then each after-call action.
+CALL_STEPS: tuple[Step, ...] = (Resolve(), ReadOutcome(), WriteCall(), CompleteTask(), *AFTER_CALL_STEPS)
 
 
 async def _all(*reads: Any) -> list[Any]:

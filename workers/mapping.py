@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import unicodedata
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from schemas.events import CallData
@@ -31,7 +31,7 @@ def utc(moment: datetime) -> str:
 
 def call_attributes(call: CallData) -> dict[str, Any]:
     answered = call.answered_at is not None
-    completed = (call.answered_at or call.started_at) + timedelta(seconds=call.duration_seconds)
+    completed = call.ended_at
     attributes: dict[str, Any] = {
         "direction": call.direction,
         "outcome": "Answered" if answered else "Not Answered",

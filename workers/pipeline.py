@@ -10,7 +10,8 @@ Outreach once per call_id; it has
   `<name>_refused:<status>:<error id>`, the refusal is its marker, later steps still run; an `essential` step's
   refusal instead ends the call in a dead letter) or by what Outreach's data says (`Refused`: flagged
   `<name>_refused:<reason>`, the same way), or any other failure, which ends the attempt: the job is retried
-  (workers/outcome.py) and resumes after the steps already marked.
+  (workers/outcome.py) and resumes after the steps already marked. Refusals are counted per step
+  (`flagged_<name>`) for the /ops overview.
 
 docs/ARCHITECTURE.md ("How to add a step") shows a new step end to end.
 """
@@ -28,6 +29,7 @@ from runtime.services import Services
 from schemas.events import CallData
 from schemas.ops import EventIds
 from store.calls import CallClaim
+from workers.after_call import Plan
 from workers.mapping import Links
 from workers.outcome import REFUSED, Finished, Refused, refusal_flag
 
@@ -54,6 +56,7 @@ class CallRun:
         self.links: Links | None = None  # what the call is attached to (Resolve)
         self.task: Any = None  # the linked task as read this attempt, None without one (Resolve)
         self.outreach_call_id: int | None = None  # (WriteCall)
+        self.plan: Plan | None = None  # what the call's outcome asks of Outreach (ReadOutcome)
 
     @property
     def resolved(self) -> Links:
@@ -149,6 +152,7 @@ async def _once(run: CallRun, step: WriteStep) -> None:
         run.claim.mark(step.name, marker)
         _adopt(run, step, marker)
         run.story(f"{step.name}{REFUSED}", detail=str(refused))
+        run.services.ops.telemetry.count(f"flagged_{step.name}")
         return
     run.claim.mark(step.name, marker)
     _adopt(run, step, marker)

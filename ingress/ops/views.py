@@ -84,13 +84,17 @@ async def overview(services: Services) -> dict[str, Any]:
     parked_reps = await services.stores.parking.parked_reps()
     workers_seen = await workers(services)
     queue = await queue_figures(services)
+    counters = await services.ops.telemetry.totals()
     return {
         # The first five keep the shape of the earlier summary.
         "queue_depth": queue["depth"],
         "dead_letters": await services.stores.dead_letters.count(),
         "parked": await services.stores.parking.total(parked_reps),
         "flagged": await services.stores.dead_letters.flag_count(),
-        "counters": await services.ops.telemetry.totals(),
+        "counters": counters,
+        # After-call actions refused by Outreach or skipped (workers/pipeline.py), by step.
+        "flagged_actions": {name.removeprefix("flagged_"): n for name, n in sorted(counters.items())
+                            if name.startswith("flagged_")},
         "queue": {**queue, "in_flight": sum(w["in_flight"] for w in workers_seen if w["alive"])},
         "retries_waiting": await services.ops.retries.count(),
         "parked_reps": len(parked_reps),
