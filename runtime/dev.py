@@ -141,12 +141,31 @@ async def demo(stack: Stack) -> str:
             landed = [c for c in calls if c["attributes"].get("vendorCallId") == call_id]
             if landed:
                 ms = (time.monotonic() - started) * 1000
+                outcome = await after_call(http, stack.sandbox_url or "", call_id)
                 tasks = await call_task_list(http, base, auth)
                 return (f"sample event → {status} {text}\n  call {call_id} landed in Outreach as call "
                         f"{landed[0]['id']} in {ms:.0f} ms (prospect 3456, task 1122 completed)\n"
-                        f"{tasks}\n{await refused(http, stack.sandbox_url)}")
+                        f"{outcome}\n{tasks}\n{await refused(http, stack.sandbox_url)}")
             await asyncio.sleep(0.1)
         return f"sample event → {status} {text}, but the call did not land within 15 s: see /ops"
+
+
+async def after_call(http: aiohttp.ClientSession, sandbox_url: str, call_id: str) -> str:
+    """The sample's outcome in the sandbox: the follow-up call task (found by its note's marker) and the finished
+    sequence state."""
+    marker = f"[nooks:{call_id}]"
+    started = time.monotonic()
+    while time.monotonic() - started < 10:
+        async with http.get(f"{sandbox_url}/_sandbox/records/task") as r:
+            follow_ups = [t for t in (await r.json())["data"] if marker in str(t["attributes"].get("note") or "")]
+        if follow_ups:
+            async with http.get(f"{sandbox_url}/_sandbox/records/sequenceState/7001") as r:
+                state = (await r.json())["data"]["attributes"]["state"]
+            task = follow_ups[0]
+            return (f"  after the call: follow-up call task {task['id']} due {task['attributes']['dueAt']}, "
+                    f"sequence state 7001 {state} (finish_replied)")
+        await asyncio.sleep(0.1)
+    return "  after the call: the follow-up did not appear within 10 s: see /ops"
 
 
 async def call_task_list(http: aiohttp.ClientSession, base: str, auth: dict[str, str], shown: int = 5) -> str:

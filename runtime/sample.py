@@ -27,6 +27,8 @@ def sample_event(call_id: str, rep_email: str = "ana@acme.com", team_id: str = "
             "started_at": now.isoformat(), "answered_at": now.isoformat(), "duration_seconds": 95,
             "prospect_id": 3456, "task_id": 1122, "disposition": "Answered - Meeting Set",
             "notes": "Sample call from the README", "complete_task": True,
+            # The rep's outcome (docs/after-call.md): the sequence finished as replied, a follow-up call tomorrow.
+            "after_call": {"sequence": "finish_replied", "follow_up": {"after": "P1D", "note": "Send pricing"}},
         },
     }
 
