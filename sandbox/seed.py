@@ -232,8 +232,9 @@ def seed_demo(store: Store) -> None:
 
 
 def seed_bench(store: Store, reps: int, prospects_per_rep: int) -> None:
-    """Rep i (1-based): user 1000+i `rep{i}@bench.example`; prospect j of rep i: id 100000 + (i-1)*M + j,
-    number `+1628{i:03d}{j:04d}`, phoneNumber id = prospect id + 100000, one due call task id = prospect id + 200000."""
+    """Rep i (1-based): user 1000+i `rep{i}@bench.example` with mailbox 1000+i; prospect j of rep i: id
+    100000 + (i-1)*M + j, number `+1628{i:03d}{j:04d}`, phoneNumber id = prospect id + 100000, one due call task
+    id = prospect id + 200000."""
     if not (0 < reps <= 999 and 0 < prospects_per_rep <= 9999 and reps * prospects_per_rep < 100_000):
         raise ValueError("reps must be 1..999, prospects_per_rep 1..9999, and their product < 100000")
     s = _Seeder(store)
@@ -252,6 +253,7 @@ def seed_bench(store: Store, reps: int, prospects_per_rep: int) -> None:
                 "username": f"rep{i}",
             },
         )
+        s.add("mailbox", uid, {"email": f"rep{i}@bench.example", "userId": uid, "sendDisabled": False}, {"user": uid})
         for j in range(1, prospects_per_rep + 1):
             pid = 100_000 + (i - 1) * prospects_per_rep + j
             number = f"+1628{i:03d}{j:04d}"
