@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import datetime, timedelta
 from typing import Any
 
 from outreach.client import Params, RepSession
 from outreach.documents import parse
 from outreach.errors import ListTruncated, NotFound
 from schemas.outreach import Collection, Created, Resource, Single
+from schemas.times import outreach_time
 
 PAGE_SIZE = 100
 MAX_PAGES = 50  # a safety stop against an endless `links.next`: no lookup here should need more
@@ -100,11 +102,14 @@ async def create_call_task(rep: RepSession, owner_id: int, prospect_id: int, due
                                 done=done)
 
 
-async def task_with_note(rep: RepSession, prospect_id: int, owner_id: int, due_at: str, marker: str) -> int | None:
-    """The owner's task on the prospect due at `due_at` whose note holds `marker` (`note` is not filterable: the
-    few tasks due at that very moment are scanned)."""
-    params: Params = {"filter[prospect][id]": prospect_id, "filter[owner][id]": owner_id,
-                      "filter[dueAt]": f"{due_at}..{due_at}", "fields[task]": "note"}
+async def task_with_note(rep: RepSession, prospect_id: int, owner_id: int, due_at: datetime, marker: str
+                         ) -> int | None:
+    """The owner's task on the prospect due at `due_at` (within a second either way: whether Outreach's ranges
+    include their ends is not documented) whose note holds `marker`. `note` is not filterable: the few tasks due
+    at that moment are scanned."""
+    window = f"{outreach_time(due_at - timedelta(seconds=1))}..{outreach_time(due_at + timedelta(seconds=1))}"
+    params: Params = {"filter[prospect][id]": prospect_id, "filter[owner][id]": owner_id, "filter[dueAt]": window,
+                      "fields[task]": "note"}
     async for task in iterate(rep, "tasks", params):
         if marker in str(task.attributes.get("note") or ""):
             return task.id

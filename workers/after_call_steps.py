@@ -104,7 +104,9 @@ class FollowUp(WriteStep):
 
     async def found(self, run: CallRun) -> str | None:
         marker = follow_up_note(run.call.call_id, None)
-        task_id = await api.task_with_note(run.rep, run.resolved.prospect_id, run.user_id, self._due(run), marker)
+        due = _plan(run).follow_up_due
+        assert due is not None, "wanted"
+        task_id = await api.task_with_note(run.rep, run.resolved.prospect_id, run.user_id, due, marker)
         return str(task_id) if task_id is not None else None
 
     async def act(self, run: CallRun, found: Check) -> str:
