@@ -232,3 +232,28 @@ async def _reload_until(page: Any, *texts: str) -> bool:
 
 async def _truthy(value: list[str]) -> bool:
     return bool(value)
+
+
+async def test_an_events_story_shows_each_after_call_action_and_the_overview_counts_flagged_ones(
+        svc: Service, operator: Any) -> None:
+    page = operator
+    await svc.connect()
+    event = call_event("call_browser_outcome", prospect_id=3457, task_id=1123, after_call={
+        "follow_up": {"after": "P1D", "note": "Send pricing"}, "opt_out_of_calls": True,
+        "add_to_sequence": {"sequence_id": 41}})  # Eli is active in 41 already: the enrolment is refused
+    await svc.post_event(event)
+
+    async def told() -> bool:  # story steps are written a moment after the call is settled
+        status, story = await svc.ops_api("GET", f"/ops/api/events/{event['id']}")
+        return status == 200 and "logged" in [step["step"] for step in story["steps"]]
+    await eventually(told, timeout=20)
+    await page.goto(f"{svc.base_url}/ops/events/{event['id']}")
+    steps = await page.locator("ol.steps li b").all_inner_texts()
+    for step in ("call written", "task completed", "follow up created", "opted out of calls", "enrol refused"):
+        assert step in steps, steps
+    detail = await page.locator("li.step-enrol_refused .detail").inner_text()
+    assert "422" in detail and "already" not in detail  # Outreach's status and error id, never its detail
+    await page.screenshot(path=os.environ.get("AFTER_CALL_SHOT", "/tmp/after-call-story.png"), full_page=True)
+    await page.goto(f"{svc.base_url}/ops/")
+    text = await page.locator("text=After-call actions flagged").inner_text()
+    assert "enrol 1" in " ".join(text.split())
