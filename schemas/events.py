@@ -61,13 +61,9 @@ class CallData(BaseModel):
         """When the call ended: (answered_at or started_at) + duration_seconds."""
         return (self.answered_at or self.started_at) + timedelta(seconds=self.duration_seconds)
 
-    @property
-    def should_complete_task(self) -> bool:
-        """`complete_task` defaults to true when a task is linked; `after_call.task` wins over it."""
-        return self.task_action(self.after_call) == "complete"
-
     def task_action(self, after: AfterCall | None) -> TaskAction | None:
-        """What happens to the linked task under `after` (the call's own `after_call`, or merged with a rule)."""
+        """What happens to the linked task under `after` (the call's own `after_call`, or merged with a rule):
+        `complete_task` defaults to true when a task is linked; `after_call.task` wins over it."""
         return task_action(after, self.task_id, self.complete_task)
 
     def after_call_problems(self) -> list[tuple[str, str]]:

@@ -13,7 +13,7 @@ def test_contract_example_parses() -> None:
     event = CallCompletedEvent.model_validate(call_event("call_8f3a1c"))
     assert event.data.call_id == "call_8f3a1c"
     assert event.data.from_ == "+14155550100"
-    assert event.data.should_complete_task
+    assert event.data.task_action(event.data.after_call) == "complete"
 
 
 @pytest.mark.parametrize("missing", ["team_id", "rep_email", "call_id", "to", "started_at"])
@@ -35,12 +35,12 @@ def test_optional_fields_and_defaults() -> None:
     event = call_event(prospect_id=None, task_id=None, disposition_id=None, answered_at=None, complete_task=None)
     data = CallCompletedEvent.model_validate(event).data
     assert data.prospect_id is None and data.answered_at is None
-    assert not data.should_complete_task  # no task: nothing to complete
+    assert data.task_action(None) is None  # no task: nothing to complete
 
 
 def test_complete_task_defaults_to_true_with_a_task_and_can_be_refused() -> None:
-    assert CallCompletedEvent.model_validate(call_event(complete_task=None)).data.should_complete_task
-    assert not CallCompletedEvent.model_validate(call_event(complete_task=False)).data.should_complete_task
+    assert CallCompletedEvent.model_validate(call_event(complete_task=None)).data.task_action(None) == "complete"
+    assert CallCompletedEvent.model_validate(call_event(complete_task=False)).data.task_action(None) == "keep"
 
 
 def test_unknown_fields_are_ignored_and_email_is_normalised() -> None:
