@@ -31,6 +31,8 @@ EXPECTED: dict[str, tuple[int, str | None, dict[str, Any] | None]] = {
     "call-completed-after-call.json": (202, "queued", {  # the contract's example: a finish and a follow-up
         "call_id": "call_5a7c9e", "outcome": "Answered", "note": "Wants pricing for 40 seats",
         "related": {"prospect": 3456, "task": 1122, "callDisposition": 1, "user": 1}, "task_state": "complete",
+        "sequence_state": "finished",
+        "follow_up": {"dueAt": "2026-12-01T15:00:00.000Z", "note": "Send pricing\n\n[nooks:call_5a7c9e]"},
     }),
     "call-completed-after-call-invalid.json": (422, None, None),
     "call-started.json": (202, "ignored", None),
@@ -70,6 +72,15 @@ async def test_recorded_nooks_event_through_the_real_handler(svc: Service, name:
         return await svc.task_state(1122) == logged["task_state"]
 
     assert await eventually(task_state)
+    if "sequence_state" in logged:  # the outcome carried through: sequence state 7001 is task 1122's
+        async def finished() -> bool:
+            return (await svc.sandbox.record("sequenceState", 7001))["attributes"]["state"] == logged["sequence_state"]
+        assert await eventually(finished)
+    if "follow_up" in logged:
+        async def follow_up() -> list[dict[str, Any]]:
+            return [{k: t["attributes"][k] for k in ("dueAt", "note")} for t in await svc.sandbox.records("task")
+                    if t["attributes"].get("taskType") == "manual"]
+        assert await eventually(follow_up) == [logged["follow_up"]]
     assert (await svc.post_event(raw, msg_id=f"msg_{name}"))[0] == 200  # the same delivery again: a duplicate
 
 
