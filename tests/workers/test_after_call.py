@@ -186,7 +186,7 @@ async def test_a_worker_killed_after_outreach_committed_leaves_nothing_doubled(s
     ids = ["team_acme", "call_killed_outcome", "ana@acme.com"]
     for path, records in (("/api/v2/tasks", follow_ups), ("/api/v2/sequenceStates", enrolments)):
         await svc.sandbox.fail_next(path, method="POST", after_effect=True, drop=True)
-        await svc.sandbox.faults(latency_by_prefix={path: 1500})  # the done-check after the lost answer hangs
+        await svc.sandbox.faults(latency_by_prefix={path: 400})  # the done-check after the lost answer hangs
         async with services_for(svc) as ctx:
             job = asyncio.create_task(log_call(ctx, event["id"], ids))
             await eventually(lambda: records(svc))
@@ -205,7 +205,7 @@ async def test_a_worker_killed_after_outreach_committed_leaves_nothing_doubled(s
 
 async def test_5xx_on_an_action_retries_the_job_without_repeating_what_is_done(svc: Service) -> None:
     await svc.connect()
-    await svc.sandbox.fail_next("/api/v2/sequenceStates", method="POST", status=503, count=6)
+    await svc.sandbox.fail_next("/api/v2/sequenceStates", method="POST", status=503, count=4)
     event = call_event("call_retried_outcome", after_call=OUTCOME)
     await svc.post_event(event)
     story = await outcome_of(svc, event["id"])
