@@ -24,23 +24,23 @@ class Plan:
     follow_up_note: str | None = None
     opt_out: bool = False
     enrol_sequence_id: int | None = None
-    skipped: tuple[str, ...] = ()  # flags for what the merged outcome asks and cannot be done
+    refused: tuple[str, ...] = ()  # flags for what the merged outcome asks and cannot be done
 
 
 def plan(call: CallData, after: AfterCall | None) -> Plan:
     """`after`: the call's own `after_call`, already merged with the team's rule. The event's own fields were
-    checked at ingress; a merge with a rule can still ask a finish of a task the call keeps: that is skipped and
-    flagged, never guessed."""
+    checked at ingress; a merge with a rule can still ask a finish of a task the call keeps: that is refused
+    (flagged), never guessed."""
     task = call.task_action(after)
     if after is None:
         return Plan(task=task)
-    skipped: list[str] = []
+    refused: list[str] = []
     completion = after.sequence if after.sequence in FINISHES else None
     if completion is not None and task != "complete":
-        skipped.append("sequence_skipped:task_not_completed")
+        refused.append("sequence_refused:task_not_completed")
         completion = None
     if task == "reschedule" and after.task_due_at is None:
-        skipped.append("task_skipped:no_due_at")
+        refused.append("reschedule_refused:no_due_at")
         task = "keep"
     follow_up = after.follow_up
     return Plan(
@@ -52,7 +52,7 @@ def plan(call: CallData, after: AfterCall | None) -> Plan:
         follow_up_note=follow_up.note if follow_up is not None else None,
         opt_out=after.opt_out_of_calls is True,
         enrol_sequence_id=after.add_to_sequence.sequence_id if after.add_to_sequence is not None else None,
-        skipped=tuple(skipped),
+        refused=tuple(refused),
     )
 
 

@@ -2,8 +2,8 @@
 its task completed): reschedule the task, pause its sequence state, a follow-up call task, the opt-out of calls,
 the enrolment in a sequence. Each has its done-check in Outreach, so none is done twice for one call_id.
 
-A step that cannot apply (no sequence state to pause, no mailbox that may send) answers `skipped:<reason>`: the
-event is flagged `<step>_skipped:<reason>` and the other steps go on, as after a refusal.
+A step that only Outreach's data rules out (no sequence state to pause, no mailbox that may send) raises
+`Refused(<reason>)`: the event is flagged `<step>_refused:<reason>` and the other steps go on, as after a 4xx.
 """
 
 from __future__ import annotations
@@ -13,7 +13,8 @@ from schemas.after_call import merge
 from schemas.outcome_rules import OutcomeRules
 from schemas.times import normalize_timestamp, outreach_time
 from workers.after_call import Plan, follow_up_note, plan
-from workers.pipeline import SKIPPED, CallRun, Check, ReadStep, WriteStep
+from workers.outcome import Refused
+from workers.pipeline import CallRun, Check, ReadStep, WriteStep
 
 
 def _plan(run: CallRun) -> Plan:
@@ -35,7 +36,7 @@ class ReadOutcome(ReadStep):
         rules = (await run.services.stores.outcome_rules.rules(run.call.team_id) if disposition_id is not None
                  else OutcomeRules(rules=[]))
         run.plan = plan(run.call, merge(rules.for_disposition(disposition_id), run.call.after_call))
-        run.flags.extend(run.plan.skipped)
+        run.flags.extend(run.plan.refused)
 
 
 class RescheduleTask(WriteStep):
@@ -60,7 +61,7 @@ class RescheduleTask(WriteStep):
 
     async def act(self, run: CallRun, found: Check) -> str:
         if run.task.attributes.get("state") == "complete" and not run.resuming:
-            return f"{SKIPPED}task_complete"
+            raise Refused("task_complete")
         return str(await api.reschedule_task(run.rep, run.task.id, self._due(run),
                                              done=lambda: _as_int(found)))
 
@@ -83,7 +84,7 @@ class PauseSequence(WriteStep):
     async def act(self, run: CallRun, found: Check) -> str:
         state_id = run.resolved.sequence_state_id
         if state_id is None:
-            return f"{SKIPPED}no_sequence_state"  # only Outreach could tell: the task has none (or no task)
+            raise Refused("no_sequence_state")  # only Outreach could tell: the task has none (or no task)
         return str(await api.pause_sequence_state(run.rep, state_id, done=lambda: _as_int(found)))
 
 
@@ -157,7 +158,7 @@ class Enrol(WriteStep):
     async def act(self, run: CallRun, found: Check) -> str:
         mailbox_id = await api.sending_mailbox_id(run.rep, run.user_id)
         if mailbox_id is None:
-            return f"{SKIPPED}no_mailbox"
+            raise Refused("no_mailbox")
         return str(await api.enrol(run.rep, run.resolved.prospect_id, self._sequence(run), mailbox_id,
                                    done=lambda: _as_int(found)))
 

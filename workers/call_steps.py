@@ -138,11 +138,11 @@ class CompleteTask(WriteStep):
             if run.resuming:
                 return str(task_id)
             run.services.ops.telemetry.count("flagged_sequence")
-            return f"{task_id}:sequence_skipped:task_complete"
+            return f"{task_id}:sequence_refused:task_complete"
         completion = run.plan.completion_action if run.plan is not None else None
         caveat = ""
         if completion is not None and run.resolved.sequence_state_id is None:
-            completion, caveat = None, ":sequence_skipped:no_sequence_state"  # only Outreach could tell
+            completion, caveat = None, ":sequence_refused:no_sequence_state"  # only Outreach could tell
             run.services.ops.telemetry.count("flagged_sequence")
         await api.mark_task_complete(run.rep, task_id, done=completed, completion_action=completion)
         if completion is not None:

@@ -124,7 +124,7 @@ async def test_a_refused_enrolment_flags_the_event_and_the_rest_lands(svc: Servi
     assert overview["flagged_actions"] == {"enrol": 1}
 
 
-async def test_what_only_outreach_can_tell_is_flagged_and_skipped(svc: Service) -> None:
+async def test_what_only_outreach_can_tell_is_flagged_and_not_done(svc: Service) -> None:
     """Cleo has no mailbox that may send; task 1125 has no sequence state to pause or finish."""
     await svc.connect()
     await svc.connect(rep_email="cleo@acme.com")
@@ -136,10 +136,10 @@ async def test_what_only_outreach_can_tell_is_flagged_and_skipped(svc: Service) 
         await svc.post_event(event)
     for event in (enrol, pause, unpaused):
         await outcome_of(svc, event["id"])
-    assert await flags_of(svc, enrol["id"]) == ["enrol_skipped:no_mailbox"]
-    assert await flags_of(svc, pause["id"]) == ["sequence_skipped:no_sequence_state"]
+    assert await flags_of(svc, enrol["id"]) == ["enrol_refused:no_mailbox"]
+    assert await flags_of(svc, pause["id"]) == ["sequence_refused:no_sequence_state"]
     assert await svc.task_state(1125) == "complete"
-    assert await flags_of(svc, unpaused["id"]) == ["pause_skipped:no_sequence_state"]
+    assert await flags_of(svc, unpaused["id"]) == ["pause_refused:no_sequence_state"]
     assert await enrolments(svc, 3461) == []
 
 

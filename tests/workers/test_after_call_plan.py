@@ -28,7 +28,7 @@ def test_each_field() -> None:
     got = plan(call(), after)
     assert got.task == "complete" and got.completion_action == "finish_no_reply" and not got.pause
     assert got.follow_up_due == datetime(2026, 12, 1, 12, 59, 44, tzinfo=UTC)  # from the call's end
-    assert (got.follow_up_note, got.opt_out, got.enrol_sequence_id, got.skipped) == ("n", True, 43, ())
+    assert (got.follow_up_note, got.opt_out, got.enrol_sequence_id, got.refused) == ("n", True, 43, ())
     due = datetime(2026, 12, 2, 9, tzinfo=UTC)
     rescheduled = plan(call(), AfterCall(task="reschedule", task_due_at=due, sequence="pause"))
     assert (rescheduled.task, rescheduled.task_due_at, rescheduled.pause) == ("reschedule", due, True)
@@ -39,7 +39,7 @@ def test_a_rule_merged_into_a_call_that_keeps_its_task_skips_the_finish() -> Non
     merged = merge(AfterCall(sequence="finish_replied"), AfterCall(task="keep"))
     got = plan(call(), merged)
     assert got.task == "keep" and got.completion_action is None
-    assert got.skipped == ("sequence_skipped:task_not_completed",)
+    assert got.refused == ("sequence_refused:task_not_completed",)
 
 
 def test_the_follow_up_note_ends_with_the_marker() -> None:
