@@ -1,4 +1,5 @@
-"""`python -m bench` (full, < 15 min) or `python -m bench --quick` (< 2 min, the regression guard).
+"""`python -m bench` (full, < 15 min) or `python -m bench --quick` (< 2 min, the regression guard);
+`python -m bench --scale` (a few minutes): a large deployment beside a small one (bench/scale_bench.py).
 
 Every figure is printed beside a baseline measured in the same run on the same machine, and beside its bar.
 `--quick` exits 1 when any figure misses its bar. Raw results: bench/results/<time>-<mode>.json (gitignored).
@@ -15,9 +16,11 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+from redis import Redis as SyncRedis
 
 from bench.ingress_bench import IngressBench
 from bench.procs import Cluster, log_dir, machine
+from bench.scale_bench import ScaleBench
 from bench.service_bench import ServiceBench
 from bench.webhook_bench import WebhookBench
 
@@ -31,6 +34,17 @@ REFERENCE_ARQ_NOOP_PER_S = 1900
 
 def log(message: str) -> None:
     print(message, flush=True)
+
+
+def clean_slate(cluster: Cluster) -> None:
+    """Each section starts from an empty Redis: a previous section's team and reps (tokens a new sandbox refuses,
+    subscriptions it never had) would otherwise be taken up by this section's workers."""
+    assert cluster.redis is not None
+    client = SyncRedis.from_url(cluster.redis.url)
+    try:
+        client.flushall()
+    finally:
+        client.close()
 
 
 def checks(results: dict[str, Any]) -> list[dict[str, Any]]:
@@ -123,6 +137,9 @@ def checks(results: dict[str, Any]) -> list[dict[str, Any]]:
     hooks = results.get("webhooks")
     if hooks:
         webhook_rows(hooks, row)
+    size = results.get("size")
+    if size:
+        scale_rows(size, row)
     for role in ("web", "worker"):
         peak = results.get("peak_rss", {}).get(role)
         if peak:
@@ -154,6 +171,40 @@ def webhook_rows(hooks: dict[str, Any], row: Any) -> None:
         f"in {repair['seconds']:.1f} s", "-", "one set", repair["after"] == 5)
 
 
+def scale_rows(size: dict[str, Any], row: Any) -> None:
+    notify = size["notify"]
+    big, small = notify["big"], notify["small"]
+    for figure, unit, digits in (("cpu_ms", "CPU ms", 3), ("redis_bytes_read", "bytes read from Redis", 0)):
+        ratio = big[figure] / max(small[figure], 1e-9)
+        row(f"per notification, 100,000-user org: {unit}", f"{big[figure]:,.{digits}f} ({ratio:.2f}x)",
+            f"100-user org {small[figure]:,.{digits}f}", "within 20%", ratio <= 1.2)
+    row("  the directory the earlier code read per notification", f"{notify['directory_bytes_big_team']:,} bytes",
+        "-", "-", None)
+    first, again = size["connect"]["first"], size["connect"]["reconnect"]
+    row(f"Outreach requests to reconnect a rep, {size['connect']['users']:,}-user org",
+        f"{again['requests']} ({again['user_reads']} user read)",
+        f"the team's first connect {first['requests']} ({first['user_reads']} user pages)", "-", None)
+    for stage, label in (("small", "small deployment"), ("large", "50 teams x 200 reps"),
+                         ("large_dead", "50 x 200 + 10,000 dead letters")):
+        for path, figures in size[stage]["ops"].items():
+            bar = path in ("/ops", "/ops/api/summary") and stage != "small"
+            row(f"{path}, {label}", f"p50 {figures['p50_ms']} ms, p95 {figures['p95_ms']} ms",
+                "-" if stage == "small" else f"small p95 {size['small']['ops'].get(path, {}).get('p95_ms', '-')} ms",
+                "p95 < 200 ms" if bar else "-", figures["p95_ms"] < 200 if bar else None)
+    row("Redis memory per connected rep", f"{size['memory_per_rep_bytes']:,} bytes", "-", "-", None)
+    row("Redis memory per queued event", f"{size['large']['memory_per_queued_event_bytes']:,} bytes",
+        f"small deployment {size['small']['memory_per_queued_event_bytes']:,} bytes", "-", None)
+    for figure, key, unit in (("worker throughput (Outreach 0 ms)", "worker", "calls_per_s"),
+                              ("ingest throughput", "ingest", "per_s")):
+        at_size, before = size["large"][key][unit], size["small"][key][unit]
+        ratio = at_size / max(before, 1e-9)
+        row(f"{figure} at 50 x 200", f"{at_size:,.0f}/s ({ratio:.0%})", f"small deployment {before:,.0f}/s",
+            "within 10%", ratio >= 0.9)
+    cpu, cpu_before = size["large"]["worker"]["cpu_ms_per_call"], size["small"]["worker"]["cpu_ms_per_call"]
+    row("worker CPU per logged call at 50 x 200", f"{cpu:.2f} ms ({cpu / max(cpu_before, 1e-9):.2f}x)",
+        f"small deployment {cpu_before:.2f} ms", "-", None)
+
+
 def markdown(header: list[str], rows: list[list[str]]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(row) + " |" for row in rows]
@@ -171,13 +222,15 @@ def table(rows: list[dict[str, Any]]) -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="under two minutes; exit 1 when a bar is missed")
+    parser.add_argument("--scale", action="store_true",
+                        help="only the scale run: 50 teams x 200 reps, a 100,000-user org, beside a small deployment")
     parser.add_argument("--only", default=",".join(SECTIONS), help=f"comma-separated subset of {SECTIONS}")
     parser.add_argument("--no-plot", action="store_true")
     parser.add_argument("--expect-miss", action="append", default=[], metavar="TEXT",
                         help="a known miss (figure name contains TEXT): reported, but not a failure of --quick")
     args = parser.parse_args()
-    sections = {s.strip() for s in args.only.split(",") if s.strip()}
-    mode = "quick" if args.quick else "full"
+    sections = {"size"} if args.scale else {s.strip() for s in args.only.split(",") if s.strip()}
+    mode = "scale" if args.scale else ("quick" if args.quick else "full")
     started = time.monotonic()
     results: dict[str, Any] = {"mode": mode, "sections": sorted(sections), "machine": machine(),
                                "started": datetime.now(UTC).isoformat(timespec="seconds")}
@@ -187,15 +240,23 @@ def main() -> int:
     try:
         cluster.start_redis()
         if "ingress" in sections:
+            clean_slate(cluster)
             log("1. ingress")
             cluster.phase = "ingress"
             results["ingress"] = IngressBench(cluster, args.quick, log).run()
         if sections & {"worker", "e2e", "scale"}:
+            clean_slate(cluster)
             log("2-4. worker, end to end, scale")
             results["service"] = asyncio.run(ServiceBench(cluster, args.quick, log).run(sections))
         if "webhooks" in sections:
+            clean_slate(cluster)
             log("5. webhook ingress per change")
             results["webhooks"] = asyncio.run(WebhookBench(cluster, args.quick, log).run())
+        if "size" in sections:
+            clean_slate(cluster)
+            log("scale: a large deployment beside a small one")
+            cluster.phase = "size"
+            results["size"] = asyncio.run(ScaleBench(cluster, args.quick, log).run())
     finally:
         cluster.close()
         results["peak_rss"] = dict(cluster.peak_rss)
@@ -220,7 +281,7 @@ def main() -> int:
         f"{results['elapsed_s']:.0f} s; raw results {path}")
     if failed:
         log("missed: " + "; ".join(f + (" (expected)" if f in known else "") for f in failed))
-    return 1 if args.quick and len(failed) > len(known) else 0
+    return 1 if (args.quick or args.scale) and len(failed) > len(known) else 0
 
 
 if __name__ == "__main__":

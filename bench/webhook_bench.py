@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 import time
+from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
@@ -24,6 +25,7 @@ from bench.events import TEAM, Org
 from bench.procs import TOKEN_KEY, Cluster, Proc, cpu_seconds, measured_async
 from bench.stack import Stack
 from schemas.outreach_webhooks import SUBSCRIBED_RESOURCES
+from schemas.times import outreach_time
 from store import keys
 from store.crypto import TokenCipher
 from store.outreach_changes import OutreachInbox
@@ -75,6 +77,7 @@ class WebhookBench:
         self.receiver = Receiver()
         self.stack: Stack | None = None
         self.serial = 0
+        self.last_ms = 0
 
     async def run(self) -> dict[str, Any]:
         await self.receiver.start()
@@ -176,7 +179,12 @@ class WebhookBench:
         for n in range(changes):
             rep = 1 + n % reps
             self.serial += 1
-            await stack.sandbox.update("prospect", self.org.prospect_id(rep, 1), {"title": f"Title {self.serial}"})
+            # A change is (record, updatedAt): two updates within one millisecond would be one change, so each
+            # gets a millisecond of its own.
+            self.last_ms = max(int(time.time() * 1000), self.last_ms + 1)
+            await stack.sandbox.update("prospect", self.org.prospect_id(rep, 1),
+                                       {"title": f"Title {self.serial}", "updatedAt": outreach_time(
+                                           datetime.fromtimestamp(self.last_ms / 1000, UTC))})
         complete = await self.settled(stack.redis, changes)
         elapsed = time.monotonic() - started
         cpu = {role: proc.cpu_seconds() - cpu0[role] for role, proc in procs.items()}

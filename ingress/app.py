@@ -33,6 +33,7 @@ from ingress.ingest import counted
 from ingress.ops import app as ops
 from runtime.services import Services
 from schemas.settings import Settings
+from store.indexes import ensure_indexes
 from store.redis import UNAVAILABLE, check_durability
 
 log = logging.getLogger("ingress")
@@ -53,7 +54,9 @@ def create_app(settings: Settings) -> Starlette:
         services = Services.open(settings)
         services.ops.flusher.start()
         with contextlib.suppress(RedisError, OSError):  # Redis down at start: /readyz says so, ingress answers 503
-            await services.stores.dead_letters.ensure_indexed()
+            stores = services.stores
+            await ensure_indexes(stores.users, stores.connections, stores.parking, stores.subscriptions,
+                                 stores.dead_letters)
         await warn_about_durability(services)
         try:
             yield {"services": services}

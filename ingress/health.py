@@ -98,7 +98,7 @@ async def metrics(request: Request) -> Response:
             "queue_depth": await services.stores.queue.depth(),
             "dead_letters": await services.stores.dead_letters.count(),
             "flagged": await services.stores.dead_letters.flag_count(),
-            "parked_reps": len(await services.stores.parking.parked_reps()),
+            "parked_reps": (await services.stores.parking.figures())[1],
             "retries_waiting": await services.ops.retries.count(),
             "redis_up": 1,
         }

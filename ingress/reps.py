@@ -56,15 +56,14 @@ async def put_mapping(request: Request, team_id: str, rep_email: str) -> Respons
     except ValidationError as invalid:
         return error(422, "invalid_mapping", 'expected {"outreach_user_id": <positive integer>}',
                      fields=fields(invalid))
-    known = await services.stores.users.users(team_id)
-    if known and mapping.outreach_user_id not in known:
+    user = await services.stores.users.user(team_id, mapping.outreach_user_id)
+    if user is None and await services.stores.users.user_count(team_id):
         return error(422, "unknown_outreach_user",
                      "no Outreach user with that id in this team (users sync when a rep connects)")
     await services.stores.users.map_rep(team_id, rep_email, mapping.outreach_user_id)
     released = 0
     if await services.stores.connections.status(team_id, rep_email) is ConnectionStatus.CONNECTED:
         released = await services.stores.parking.release(team_id, rep_email)
-    user = known.get(mapping.outreach_user_id)
     return JSON({"rep_email": rep_email, "outreach_user_id": mapping.outreach_user_id,
                  "email": user.email if user else None, "name": user.name if user else None,
                  "released_events": released})

@@ -6,8 +6,6 @@ repair cron (every 5 minutes) is what checks the set against Outreach; `checked_
 
 from __future__ import annotations
 
-from collections import defaultdict
-
 from outreach.webhooks import has_scope
 from runtime.services import Services
 from schemas.connection import ConnectionStatus
@@ -15,23 +13,24 @@ from schemas.ops import TeamWebhooks
 from schemas.outreach_webhooks import SUBSCRIBED_RESOURCES
 
 
-async def team_webhooks(services: Services) -> list[TeamWebhooks]:
-    store, holders = services.stores.subscriptions, services.stores.holders
-    members: dict[str, list[str]] = defaultdict(list)
-    for team_id, rep_email in await services.stores.connections.connected_reps():
-        members[team_id].append(rep_email)
+async def team_webhooks(services: Services, offset: int, limit: int) -> tuple[list[TeamWebhooks], int]:
+    """A page of teams (by name) and how many teams have a stored connection. Per team: its holder record, the
+    sets of the reps that have subscriptions stored (normally the holder alone) and the team's size, never a walk
+    over its reps."""
+    store, holders, connections = services.stores.subscriptions, services.stores.holders, services.stores.connections
+    page, total = await connections.teams(offset, limit)
     teams = []
-    for team_id, reps in sorted(members.items()):
+    for team_id in page:
         record = await holders.describe(team_id)
-        candidates = set(reps) | ({record.holder} if record.holder else set())
+        candidates = set(await store.subscribers(team_id)) | ({record.holder} if record.holder else set())
         sets = {rep: await store.webhook_ids(team_id, rep) for rep in candidates}
         held = sets.get(record.holder or "", {})
-        status = await services.stores.connections.status(team_id, record.holder) if record.holder else None
+        status = await connections.status(team_id, record.holder) if record.holder else None
         problems = []
         if record.holder is not None:
             if status is not ConnectionStatus.CONNECTED:
                 problems.append(f"holder {status.value if status else 'not_connected'}")
-            elif not has_scope(await services.stores.connections.scopes(team_id, record.holder)):
+            elif not has_scope(await connections.scopes(team_id, record.holder)):
                 problems.append("holder lacks webhooks.all")
         missing = [resource for resource in SUBSCRIBED_RESOURCES if resource not in held]
         if record.holder is not None and missing:
@@ -45,6 +44,6 @@ async def team_webhooks(services: Services) -> list[TeamWebhooks]:
         teams.append(TeamWebhooks(
             team_id=team_id, health=health, problems=problems, holder=record.holder,
             holder_status=status.value if status else None, holder_since=record.since,
-            subscribed=sorted(held), missing=missing if record.holder else [], other_sets=others, reps=len(reps),
-            checked_at=record.checked_at))
-    return teams
+            subscribed=sorted(held), missing=missing if record.holder else [], other_sets=others,
+            reps=await connections.team_size(team_id), checked_at=record.checked_at))
+    return teams, total

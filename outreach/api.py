@@ -13,8 +13,10 @@ from schemas.outreach import Collection, Created, Resource, Single
 from schemas.times import outreach_time
 
 PAGE_SIZE = 100
+MAX_PAGE_SIZE = 1000  # the largest `page[size]` Outreach serves (API-NOTES.md, "Reading")
 MAX_PAGES = 50  # a safety stop against an endless `links.next`: no lookup here should need more
-MAX_USER_PAGES = 1000  # 100,000 users: the biggest org's directory
+MAX_USER_PAGES = 200  # 200,000 users at the largest page size: beyond the biggest org's directory
+USER_FIELDS = "email,name,firstName,lastName"
 
 
 async def get_one(rep: RepSession, plural: str, record_id: int, params: Params | None = None) -> Resource | None:
@@ -27,13 +29,13 @@ async def get_one(rep: RepSession, plural: str, record_id: int, params: Params |
 
 
 async def iterate(rep: RepSession, plural: str, params: Params, *, max_pages: int = MAX_PAGES,
-                  partial: bool = False) -> AsyncIterator[Resource]:
+                  partial: bool = False, page_size: int = PAGE_SIZE) -> AsyncIterator[Resource]:
     """Every record of a filtered collection, following `links.next` (cursor pagination).
 
     More than `max_pages` pages raises ListTruncated: a caller that took the first part for the whole would act
     on records it never saw. Only a `partial` read ends quietly there instead: one that continues from its own
     cursor next time (reconciliation), or a best-effort scan (orphan webhooks)."""
-    document = await rep.get(f"/{plural}", params={"page[size]": PAGE_SIZE, "count": "false", **params})
+    document = await rep.get(f"/{plural}", params={"page[size]": page_size, "count": "false", **params})
     for fetched in range(1, max_pages + 1):
         page = parse(Collection, document)
         for resource in page.data:
@@ -47,8 +49,13 @@ async def iterate(rep: RepSession, plural: str, params: Params, *, max_pages: in
         raise ListTruncated(f"Outreach listed more than {max_pages} pages of {plural}")
 
 
-async def list_users(rep: RepSession) -> AsyncIterator[Resource]:
-    async for user in iterate(rep, "users", {}, max_pages=MAX_USER_PAGES):
+async def list_users(rep: RepSession, updated_since: str | None = None) -> AsyncIterator[Resource]:
+    """The org's users (the fields kept, at the largest page size); only those updated at or after
+    `updated_since` when given (`updatedAt` is filterable on users)."""
+    params: Params = {"fields[user]": USER_FIELDS}
+    if updated_since is not None:
+        params["filter[updatedAt]"] = f"{updated_since}..inf"
+    async for user in iterate(rep, "users", params, max_pages=MAX_USER_PAGES, page_size=MAX_PAGE_SIZE):
         yield user
 
 

@@ -82,7 +82,7 @@ class TeamSubscriptions:
             raise SubscriptionBusy
         try:
             if members is None:
-                members = [rep for team, rep in await self._connections.connected_reps() if team == team_id]
+                members = await self._connections.team_members(team_id)
             return await self._ensure(team_id, [rep for rep in members if rep != leaving], prefer, leaving)
         finally:
             await lock.release()

@@ -45,10 +45,13 @@ class SandboxControl:
     async def reset(self) -> None:
         await self._call("POST", "/reset")
 
-    async def seed(self, *, demo: bool = True, reps: int | None = None, prospects_per_rep: int | None = None) -> Any:
+    async def seed(self, *, demo: bool = True, reps: int | None = None, prospects_per_rep: int | None = None,
+                   users: int | None = None) -> Any:
         body: dict[str, Any] = {"demo": demo}
         if reps:
             body.update(reps=reps, prospects_per_rep=prospects_per_rep or 10)
+        if users:
+            body["users"] = users
         return await self._call("POST", "/seed", body)
 
     async def state(self) -> dict[str, Any]:

@@ -115,11 +115,13 @@ async def seed_org(request: Request) -> Response:
     sb.store.clear()
     if body.get("demo", True):
         seed.seed_demo(sb.store)
-    if body.get("reps"):
-        try:
+    try:
+        if body.get("reps"):
             seed.seed_bench(sb.store, int(body["reps"]), int(body.get("prospects_per_rep", 10)))
-        except ValueError as exc:
-            raise ControlError(400, str(exc)) from None
+        if body.get("users"):
+            seed.seed_users(sb.store, int(body["users"]))
+    except ValueError as exc:
+        raise ControlError(400, str(exc)) from None
     if sb.freeze_gc:
         # A seeded org is tens of thousands of long-lived records; every full GC pass walked them all and stalled
         # every request in flight, adding to the latency a benchmark asked for (docs/tuning.md).

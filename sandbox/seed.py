@@ -280,3 +280,17 @@ def seed_bench(store: Store, reps: int, prospects_per_rep: int) -> None:
                 {"action": "call", "taskType": "call", "state": "incomplete", "dueAt": _at(-j)},
                 {"prospect": pid, "account": 900, "owner": uid},
             )
+
+
+MAX_EXTRA_USERS = 200_000
+EXTRA_USER_BASE = 1_000_000
+
+
+def seed_users(store: Store, count: int) -> None:
+    """`count` more users (a large org's directory): user `1000000+i` `user{i}@org.example`, i from 1."""
+    if not 0 < count <= MAX_EXTRA_USERS:
+        raise ValueError(f"users must be 1..{MAX_EXTRA_USERS}")
+    s = _Seeder(store)
+    for i in range(1, count + 1):
+        s.add("user", EXTRA_USER_BASE + i, {"email": f"user{i}@org.example", "firstName": "User", "lastName": str(i),
+                                             "name": f"User {i}", "username": f"user{i}"})

@@ -9,6 +9,18 @@ from redis.asyncio import Redis
 from schemas.connection import ConnectionStatus, TokenSet
 from store import keys
 from store.crypto import FieldSwap, TokenCipher
+from store.pages import zpage
+
+# KEYS: connection hash, all reps, the team's reps, teams, refresh schedule. ARGV: "team\trep", rep email, team
+# id. A team leaves the list of teams with its last rep, in one step with it.
+_FORGET = """
+redis.call('DEL', KEYS[1])
+redis.call('ZREM', KEYS[2], ARGV[1])
+redis.call('ZREM', KEYS[5], ARGV[1])
+redis.call('ZREM', KEYS[3], ARGV[2])
+if redis.call('ZCARD', KEYS[3]) == 0 then redis.call('ZREM', KEYS[4], ARGV[3]) end
+return 1
+"""
 
 # Replace a rep's tokens only if the stored ones are still those a refresh started from: a refresh that ends after
 # the rep disconnected (the hash is gone) or reconnected (other tokens) must not write the old connection back.
@@ -17,7 +29,7 @@ from store.crypto import FieldSwap, TokenCipher
 _REPLACE_TOKENS = """
 if redis.call('HGET', KEYS[1], 'tokens') ~= ARGV[1] then return 0 end
 redis.call('HSET', KEYS[1], unpack(ARGV, 4))
-redis.call('SADD', KEYS[2], ARGV[2])
+redis.call('ZADD', KEYS[2], 0, ARGV[2])
 redis.call('ZADD', KEYS[3], ARGV[3], ARGV[2])
 return 1
 """
@@ -28,6 +40,7 @@ class ConnectionStore:
         self._redis = redis
         self._cipher = cipher
         self._replace = redis.register_script(_REPLACE_TOKENS)
+        self._forget = redis.register_script(_FORGET)
 
     def _fields(self, tokens: TokenSet) -> dict[str, str | bytes]:
         return {
@@ -43,7 +56,9 @@ class ConnectionStore:
         member = keys.rep_member(team_id, rep_email)
         async with self._redis.pipeline(transaction=True) as pipe:
             pipe.hset(keys.connection(team_id, rep_email), mapping=self._fields(tokens))
-            pipe.sadd(keys.CONNECTIONS, member)
+            pipe.zadd(keys.CONNECTIONS, {member: 0})
+            pipe.zadd(keys.team_reps(team_id), {rep_email: 0})
+            pipe.zadd(keys.TEAMS, {team_id: 0})
             pipe.zadd(keys.REFRESH_ISSUED, {member: tokens.issued_at})
             await pipe.execute()
 
@@ -119,15 +134,45 @@ class ConnectionStore:
             await pipe.execute()
 
     async def delete(self, team_id: str, rep_email: str) -> None:
-        async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.delete(keys.connection(team_id, rep_email))
-            pipe.srem(keys.CONNECTIONS, keys.rep_member(team_id, rep_email))
-            pipe.zrem(keys.REFRESH_ISSUED, keys.rep_member(team_id, rep_email))
-            await pipe.execute()
+        await self._forget(keys=[keys.connection(team_id, rep_email), keys.CONNECTIONS, keys.team_reps(team_id),
+                                 keys.TEAMS, keys.REFRESH_ISSUED],
+                           args=[keys.rep_member(team_id, rep_email), rep_email, team_id])
 
     async def connected_reps(self) -> list[tuple[str, str]]:
-        members = await self._redis.smembers(keys.CONNECTIONS)
-        return sorted(keys.split_member(m.decode()) for m in members)
+        """Every rep with a stored connection, by team then email: for crons, never for a page."""
+        return [keys.split_member(m.decode()) for m in await self._redis.zrange(keys.CONNECTIONS, 0, -1)]
+
+    async def page(self, offset: int, limit: int) -> tuple[list[tuple[str, str]], int]:
+        """A page of reps with a stored connection (by team then email) and how many there are."""
+        members, total = await zpage(self._redis, keys.CONNECTIONS, offset, limit)
+        return [keys.split_member(member) for member in members], total
+
+    async def teams(self, offset: int, limit: int) -> tuple[list[str], int]:
+        """A page of teams with a stored connection, by name, and how many there are."""
+        return await zpage(self._redis, keys.TEAMS, offset, limit)
+
+    async def team_members(self, team_id: str) -> list[str]:
+        """The team's reps with a stored connection, by email."""
+        return [m.decode() for m in await self._redis.zrange(keys.team_reps(team_id), 0, -1)]
+
+    async def team_size(self, team_id: str) -> int:
+        return int(await self._redis.zcard(keys.team_reps(team_id)))
+
+    async def ensure_indexed(self) -> int:
+        """Fold the set of connected reps kept before these indexes existed (an upgrade) into them, once;
+        answers how many reps were indexed."""
+        members = [m.decode() for m in await self._redis.smembers(keys.LEGACY_CONNECTIONS)]
+        if not members:
+            return 0
+        async with self._redis.pipeline(transaction=True) as pipe:
+            for member in members:
+                team_id, rep_email = keys.split_member(member)
+                pipe.zadd(keys.CONNECTIONS, {member: 0})
+                pipe.zadd(keys.team_reps(team_id), {rep_email: 0})
+                pipe.zadd(keys.TEAMS, {team_id: 0})
+            pipe.delete(keys.LEGACY_CONNECTIONS)
+            await pipe.execute()
+        return len(members)
 
     async def not_under_first_key(self) -> int:
         """How many stored token sets are not sealed with the first key."""

@@ -1,12 +1,15 @@
 """Events that cannot be logged without an operator, and events logged with a caveat (flags).
 
 Entries hold ids and reasons only: never a value read from Outreach. A sorted set beside each hash orders them by
-time, so /ops shows a page of 50 without reading them all.
+time, so /ops shows a page of 50 without reading them all; one more per reason, team and rep does the same for a
+filtered view.
 """
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 from redis.asyncio import Redis
 
@@ -16,6 +19,23 @@ from store.queue import EventQueue
 
 BATCH = 500  # dead letters read per round trip by bulk actions
 QUEUED, NOT_FOUND, EVENT_GONE = "queued", "not_found", "event_gone"  # what a retry did
+INTERSECTION_TTL_MS = 60_000  # the longest a filter's intersection of indexes may outlive its reader
+
+
+def _field_indexes(letter: DeadLetter) -> list[str]:
+    """The filtered views a dead letter appears in (DeadLetterFilter's fields; emails compared lowercased)."""
+    found = [keys.dead_letter_field_index("reason", letter.reason)]
+    if letter.team_id:
+        found.append(keys.dead_letter_field_index("team_id", letter.team_id))
+    if letter.rep_email:
+        found.append(keys.dead_letter_field_index("rep_email", letter.rep_email.lower()))
+    return found
+
+
+def _filter_indexes(which: DeadLetterFilter) -> list[str]:
+    given = [("reason", which.reason), ("team_id", which.team_id),
+             ("rep_email", which.rep_email.lower() if which.rep_email else None)]
+    return [keys.dead_letter_field_index(name, value) for name, value in given if value]
 
 
 class DeadLetters:
@@ -27,6 +47,8 @@ class DeadLetters:
         async with self._redis.pipeline(transaction=True) as pipe:
             pipe.hset(keys.DEAD_LETTERS, letter.event_id, letter.model_dump_json())
             pipe.zadd(keys.DEAD_LETTER_INDEX, {letter.event_id: letter.dead_at})
+            for index in _field_indexes(letter):
+                pipe.zadd(index, {letter.event_id: letter.dead_at})
             await pipe.execute()
 
     async def ensure_indexed(self) -> int:
@@ -41,6 +63,12 @@ class DeadLetters:
                 entry = model.model_validate_json(raw)
                 at = entry.dead_at if isinstance(entry, DeadLetter) else entry.at
                 added += await self._redis.zadd(index_key, {event_id: at}, nx=True)
+        if not await self._redis.exists(keys.DEAD_LETTER_FIELDS_INDEXED):
+            async for event_id, raw in self._redis.hscan_iter(keys.DEAD_LETTERS):
+                letter = DeadLetter.model_validate_json(raw)
+                for index in _field_indexes(letter):
+                    added += await self._redis.zadd(index, {event_id: letter.dead_at}, nx=True)
+            await self._redis.set(keys.DEAD_LETTER_FIELDS_INDEXED, "1")
         return added
 
     async def count(self) -> int:
@@ -55,17 +83,43 @@ class DeadLetters:
         found = await self._read([event_id.encode()])
         return found[0] if found else None
 
+    async def filtered_page(self, which: DeadLetterFilter, offset: int = 0, limit: int = 50
+                            ) -> tuple[list[DeadLetter], int]:
+        """A page of the dead letters the filter takes (newest first) and how many it takes, from the index of
+        its one field, or the intersection of its fields' indexes: never the whole list."""
+        async with self._index_of(which) as index, self._redis.pipeline(transaction=False) as pipe:
+            pipe.zrevrange(index, offset, offset + limit - 1)
+            pipe.zcard(index)
+            ids, total = await pipe.execute()
+        return [letter for letter in await self._read(ids) if which.matches(letter)], int(total)
+
     async def matching(self, which: DeadLetterFilter) -> AsyncIterator[DeadLetter]:
         """Every dead letter the filter takes, newest first, read BATCH at a time."""
-        offset = 0
-        while True:
-            ids = await self._redis.zrevrange(keys.DEAD_LETTER_INDEX, offset, offset + BATCH - 1)
-            if not ids:
-                return
-            for letter in await self._read(ids):
-                if which.matches(letter):
-                    yield letter
-            offset += BATCH
+        async with self._index_of(which) as index:
+            offset = 0
+            while ids := await self._redis.zrevrange(index, offset, offset + BATCH - 1):
+                offset += len(ids)
+                for letter in await self._read(ids):
+                    if which.matches(letter):
+                        yield letter
+
+    @asynccontextmanager
+    async def _index_of(self, which: DeadLetterFilter) -> AsyncIterator[str]:
+        """The index to read for a filter: the whole list's, its one field's, or (two or more fields) their
+        intersection, made by Redis from the smallest index up, in a key of its own dropped after use."""
+        indexes = _filter_indexes(which)
+        if len(indexes) < 2:
+            yield indexes[0] if indexes else keys.DEAD_LETTER_INDEX
+            return
+        target = keys.dead_letter_field_index("and", secrets.token_hex(8))
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.zinterstore(target, indexes, aggregate="MAX")
+            pipe.pexpire(target, INTERSECTION_TTL_MS)  # gone even if this process dies meanwhile
+            await pipe.execute()
+        try:
+            yield target
+        finally:
+            await self._redis.delete(target)
 
     async def _read(self, ids: list[bytes]) -> list[DeadLetter]:
         if not ids:
@@ -110,10 +164,13 @@ class DeadLetters:
         return True
 
     async def _take(self, event_id: str) -> bool:
+        letter = await self.get(event_id)
         async with self._redis.pipeline(transaction=True) as pipe:
             pipe.hdel(keys.DEAD_LETTERS, event_id)
             pipe.zrem(keys.DEAD_LETTER_INDEX, event_id)
-            removed, _ = await pipe.execute()
+            for index in _field_indexes(letter) if letter else []:
+                pipe.zrem(index, event_id)
+            removed, *_ = await pipe.execute()
         return bool(removed)
 
     async def flag(self, flag: Flag) -> None:

@@ -18,7 +18,8 @@ RECONCILE_CHANGES = "reconcile_changes"
 REPAIR_SUBSCRIPTIONS = "repair_subscriptions"
 EXPIRE_RETAINED = "expire_retained"
 RENEW_TOKENS = "renew_tokens"
-CRON = (RELEASE_READY, RECONCILE_CHANGES, REPAIR_SUBSCRIPTIONS, EXPIRE_RETAINED, RENEW_TOKENS)
+SYNC_USERS = "sync_users"
+CRON = (RELEASE_READY, RECONCILE_CHANGES, REPAIR_SUBSCRIPTIONS, EXPIRE_RETAINED, RENEW_TOKENS, SYNC_USERS)
 
 # Job id prefixes of the Outreach-side jobs (a log_call job's id is its event's id).
 WEBHOOK_CHANGE_PREFIX = "ohk:"

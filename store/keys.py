@@ -36,9 +36,16 @@ def connection(team_id: str, rep_email: str) -> str:
     return f"{PREFIX}conn:{team_id}:{rep_email}"
 
 
-CONNECTIONS = f"{PREFIX}conns"  # set of "team\trep" with a stored connection
+CONNECTIONS = f"{PREFIX}conn-index"  # zset of "team\trep" with a stored connection (score 0: sorted by name)
+LEGACY_CONNECTIONS = f"{PREFIX}conns"  # the set it replaced, folded into it once at start
 # zset "team\trep" → when its stored refresh token was issued (epoch seconds): the keep-alive's schedule
 REFRESH_ISSUED = f"{PREFIX}refresh-issued"
+TEAMS = f"{PREFIX}teams"  # zset of teams with a stored connection (score 0), paged on /ops
+
+
+def team_reps(team_id: str) -> str:
+    """zset of the team's reps with a stored connection (score 0): counted and paged without a walk."""
+    return f"{PREFIX}team-reps:{team_id}"
 
 
 def refresh_lock(team_id: str, rep_email: str) -> str:
@@ -66,6 +73,30 @@ def outcome_rules(team_id: str) -> str:
     return f"{PREFIX}outcome-rules:{team_id}"
 
 
+def owner_reps(team_id: str, user_id: int | str) -> str:
+    """The User Mapping read the other way: an Outreach user id → the rep emails mapped to it (kept with it)."""
+    return f"{PREFIX}owner:{team_id}:{user_id}"
+
+
+def users_synced(team_id: str) -> str:
+    """When the team's users were last read from Outreach: the newest `updatedAt` seen (a timestamp)."""
+    return f"{PREFIX}users-synced:{team_id}"
+
+
+def users_staged(team_id: str, nonce: str) -> str:
+    """A whole directory being read (id, email, name), page by page, until its consent is confirmed: then it
+    replaces the team's users in one RENAME; dropped on a refusal, and expires on its own."""
+    return f"{PREFIX}users-staged:{team_id}:{nonce}"
+
+
+def users_sync_lock(team_id: str) -> str:
+    return f"{PREFIX}lock:users-sync:{team_id}"
+
+
+OWNER_INDEX_BUILT = f"{PREFIX}owner-index"  # set once every User Mapping written before the index is indexed
+SUBSCRIBERS_INDEXED = f"{PREFIX}whsub-reps-indexed"  # set once subscriptions kept before the index are indexed
+
+
 def connect_link(nonce: str) -> str:
     return f"{PREFIX}link:{nonce}"
 
@@ -79,7 +110,8 @@ def parked(team_id: str, rep_email: str) -> str:
     return f"{PREFIX}parked:{team_id}:{rep_email}"
 
 
-PARKED_REPS = f"{PREFIX}parked-reps"  # set of "team\trep" with parked events
+PARKED_REPS = f"{PREFIX}parked-rep-index"  # zset of "team\trep" with parked events (score 0), paged on /ops
+LEGACY_PARKED_REPS = f"{PREFIX}parked-reps"  # the set it replaced, folded into it once at start
 PARKED_SINCE = f"{PREFIX}parked-since"  # zset "team\trep\tevent id" → epoch seconds first parked (retention)
 DEAD_LETTERS = f"{PREFIX}dead"  # hash event id → dead letter (ids and reason)
 FLAGGED = f"{PREFIX}flagged"  # hash event id → flags (ids and reasons)
@@ -107,6 +139,11 @@ def webhook_subscription(webhook_id: str) -> str:
 def rep_subscriptions(team_id: str, rep_email: str) -> str:
     """A rep's subscriptions: resource → Outreach webhook id."""
     return f"{PREFIX}whsubs:{team_id}:{rep_email}"
+
+
+def team_subscribers(team_id: str) -> str:
+    """The team's reps with subscriptions stored (normally the holder alone): /ops reads these, not every rep."""
+    return f"{PREFIX}whsub-reps:{team_id}"
 
 
 def webhook_team(team_id: str) -> str:
@@ -153,6 +190,12 @@ NOTIFY_GONE = f"{PREFIX}notify-gone"  # hash notify URL → epoch seconds it ans
 
 DEAD_LETTER_INDEX = f"{PREFIX}dead-index"  # zset event id → dead_at: pages dead letters without reading them all
 FLAGGED_INDEX = f"{PREFIX}flagged-index"  # zset event id → at
+DEAD_LETTER_FIELDS_INDEXED = f"{PREFIX}dead-fields-indexed"  # set once dead letters kept before are indexed
+
+
+def dead_letter_field_index(field: str, value: str) -> str:
+    """zset event id → dead_at of the dead letters with this reason, team_id or rep_email (a filter's page)."""
+    return f"{PREFIX}dead-ix:{field}:{value}"
 RETRIES = f"{PREFIX}retries"  # zset event id → next attempt (epoch s): events waiting to be tried again
 PAUSED = f"{PREFIX}paused"  # hash "team\trep" → {"by", "at"}: reps an operator paused
 AUDIT = f"{PREFIX}audit"  # stream of operator actions (who, what, when, how many)

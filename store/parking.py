@@ -10,6 +10,7 @@ from redis.asyncio import Redis
 from schemas.ops import ParkedRep
 from store import keys
 from store.history import EventHistory
+from store.pages import zpage
 from store.queue import EventQueue
 
 SAMPLE = 500
@@ -25,7 +26,7 @@ class ParkingLot:
     async def park(self, team_id: str, rep_email: str, event_id: str, reason: str) -> None:
         async with self._redis.pipeline(transaction=True) as pipe:
             pipe.hset(keys.parked(team_id, rep_email), event_id, reason)
-            pipe.sadd(keys.PARKED_REPS, keys.rep_member(team_id, rep_email))
+            pipe.zadd(keys.PARKED_REPS, {keys.rep_member(team_id, rep_email): 0})
             # The first parking counts for retention: a release that parks the event again keeps it.
             pipe.zadd(keys.PARKED_SINCE, {_since_member(team_id, rep_email, event_id): int(time.time())}, nx=True)
             await pipe.execute()
@@ -34,15 +35,33 @@ class ParkingLot:
         return int(await self._redis.hlen(keys.parked(team_id, rep_email)))
 
     async def parked_reps(self) -> list[tuple[str, str]]:
-        members = await self._redis.smembers(keys.PARKED_REPS)
-        return sorted(keys.split_member(m.decode()) for m in members)
+        """Every rep with parked events, by team then email: for crons, never for a page."""
+        return [keys.split_member(m.decode()) for m in await self._redis.zrange(keys.PARKED_REPS, 0, -1)]
 
-    async def total(self, reps: list[tuple[str, str]]) -> int:
-        """How many events these reps have parked (counts only)."""
+    async def page(self, offset: int, limit: int) -> tuple[list[tuple[str, str]], int]:
+        """A page of reps with parked events (by team then email) and how many there are."""
+        members, total = await zpage(self._redis, keys.PARKED_REPS, offset, limit)
+        return [keys.split_member(member) for member in members], total
+
+    async def figures(self) -> tuple[int, int]:
+        """(events parked, reps with parked events), from the retention index kept with every parking."""
         async with self._redis.pipeline(transaction=False) as pipe:
-            for team_id, rep_email in reps:
-                pipe.hlen(keys.parked(team_id, rep_email))
-            return sum(int(n) for n in await pipe.execute())
+            pipe.zcard(keys.PARKED_SINCE)
+            pipe.zcard(keys.PARKED_REPS)
+            events, reps = await pipe.execute()
+        return int(events), int(reps)
+
+    async def ensure_indexed(self) -> int:
+        """Fold the set of parked reps kept before this index existed (an upgrade) into it, once; the events
+        of those reps get their retention entries from the next expiry run (run at every worker start)."""
+        members = await self._redis.smembers(keys.LEGACY_PARKED_REPS)
+        if not members:
+            return 0
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.zadd(keys.PARKED_REPS, dict.fromkeys(members, 0))
+            pipe.delete(keys.LEGACY_PARKED_REPS)
+            await pipe.execute()
+        return len(members)
 
     async def groups(self, reps: list[tuple[str, str]]) -> list[ParkedRep]:
         """Per rep: how many events wait and why. Reasons are counted exactly up to SAMPLE events, else in a
@@ -82,7 +101,7 @@ class ParkingLot:
                     expired += 1
                 await self._redis.zrem(keys.PARKED_SINCE, member)
                 if not await self._redis.exists(keys.parked(team_id, rep_email)):
-                    await self._redis.srem(keys.PARKED_REPS, keys.rep_member(team_id, rep_email))
+                    await self._redis.zrem(keys.PARKED_REPS, keys.rep_member(team_id, rep_email))
             if len(due) < batch:
                 break
         return expired
@@ -105,7 +124,7 @@ class ParkingLot:
                     released += 1
                     self._history.record(event_id, "released")
         if not await self._redis.exists(keys.parked(team_id, rep_email)):
-            await self._redis.srem(keys.PARKED_REPS, keys.rep_member(team_id, rep_email))
+            await self._redis.zrem(keys.PARKED_REPS, keys.rep_member(team_id, rep_email))
         return released
 
 

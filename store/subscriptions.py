@@ -41,6 +41,7 @@ class SubscriptionStore:
             pipe.hset(keys.webhook_subscription(sub.webhook_id), keys.rep_member(sub.team_id, sub.rep_email),
                       entry)
             pipe.hset(keys.rep_subscriptions(sub.team_id, sub.rep_email), sub.resource, sub.webhook_id)
+            pipe.sadd(keys.team_subscribers(sub.team_id), sub.rep_email)
             await pipe.execute()
 
     async def candidates(self, webhook_id: str) -> list[Subscription]:
@@ -78,7 +79,26 @@ class SubscriptionStore:
         async with self._redis.pipeline(transaction=True) as pipe:
             pipe.hdel(keys.webhook_subscription(webhook_id), keys.rep_member(team_id, rep_email))
             pipe.hdel(keys.rep_subscriptions(team_id, rep_email), resource)
-            await pipe.execute()
+            pipe.exists(keys.rep_subscriptions(team_id, rep_email))
+            *_, left = await pipe.execute()
+        if not left:  # changes to a team's sets are made under its lock: no save races this
+            await self._redis.srem(keys.team_subscribers(team_id), rep_email)
+
+    async def subscribers(self, team_id: str) -> list[str]:
+        """The team's reps with subscriptions stored (normally the holder alone)."""
+        return sorted(m.decode() for m in await self._redis.smembers(keys.team_subscribers(team_id)))
+
+    async def ensure_indexed(self) -> int:
+        """Index the reps of subscriptions stored before `team_subscribers` existed (an upgrade), once per
+        deployment; answers how many reps were indexed. Walks the per-rep keys with SCAN, once, at start."""
+        if await self._redis.exists(keys.SUBSCRIBERS_INDEXED):
+            return 0
+        indexed = 0
+        async for key in self._redis.scan_iter(match=keys.rep_subscriptions("*", "*"), count=500):
+            team_id, _, rep_email = key.decode().removeprefix(keys.rep_subscriptions("", "")[:-1]).partition(":")
+            indexed += await self._redis.sadd(keys.team_subscribers(team_id), rep_email)
+        await self._redis.set(keys.SUBSCRIBERS_INDEXED, "1")
+        return indexed
 
     async def remove_rep(self, team_id: str, rep_email: str) -> dict[str, str]:
         """Forget every subscription of a rep; returns resource → webhook id of what was there."""
@@ -87,6 +107,7 @@ class SubscriptionStore:
             for webhook_id in ids.values():
                 pipe.hdel(keys.webhook_subscription(webhook_id), keys.rep_member(team_id, rep_email))
             pipe.delete(keys.rep_subscriptions(team_id, rep_email))
+            pipe.srem(keys.team_subscribers(team_id), rep_email)
             await pipe.execute()
         return ids
 

@@ -90,7 +90,7 @@ async def _refresh_user(services: Services, change: ReducedChange, attempt: int)
         return {**result, "status": "failed", "reason": str(refused)}
     if user is None:
         return {**result, "status": "user_not_found"}
-    await services.stores.users.upsert_user(team_id, user)
+    await services.stores.users.upsert_users(team_id, [user])
     services.ops.telemetry.count("outreach_users_refreshed")
     log.info("user refreshed team=%s user=%s", team_id, user.id)
     return {**result, "status": "user_refreshed"}
@@ -170,12 +170,8 @@ class Notifier:
         """The reps the change concerns: every rep mapped to the record's owner/user. When none is, the rep whose
         token saw the change (the team's subscription holder, or the rep reconciliation read it for), so a
         notification always names someone who can act on it."""
-        owners = {change.related.get(name) for name in OWNER_RELATIONSHIPS} - {None}
-        emails = set()
-        if owners:
-            for entry in await self.services.stores.users.mappings(change.team_id):
-                if entry.outreach_user_id in owners:
-                    emails.add(entry.rep_email)
+        owners = {owner for name in OWNER_RELATIONSHIPS if (owner := change.related.get(name)) is not None}
+        emails = await self.services.stores.users.reps_of(change.team_id, owners)
         return sorted(emails or {change.rep_email})
 
     async def post(self, url: str, secret: str, notification: Notification) -> int:

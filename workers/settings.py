@@ -15,6 +15,7 @@ from runtime.services import Services
 from schemas.settings import Settings, load_settings
 from store import jobs, keys
 from store.heartbeats import Budget
+from store.indexes import ensure_indexes
 from store.redis import check_durability
 from workers.log_call import log_call
 from workers.outreach_changes import outreach_change
@@ -24,6 +25,7 @@ from workers.retention import expire_retained
 from workers.subscriptions import repair_subscriptions, sync_subscriptions
 from workers.token_keepalive import renew_tokens
 from workers.tuning import JOB_TIMEOUT, MAX_JOBS, POLL_DELAY, QUEUE_READ_LIMIT, SHUTDOWN_WAIT
+from workers.user_sync import sync_users
 
 log = logging.getLogger("workers")
 
@@ -38,6 +40,10 @@ async def startup(ctx: dict[str, Any]) -> None:
         services.ops.flusher.start()
     for warning in await check_durability(ctx["services"].redis):
         log.warning("%s", warning)
+    opened: Services = ctx["services"]
+    # An upgrade: what was kept before the indexes existed (a no-op once any process has done it).
+    stores = opened.stores
+    await ensure_indexes(stores.users, stores.connections, stores.parking, stores.subscriptions, stores.dead_letters)
 
 
 def _budgets(services: Services) -> dict[tuple[str, str], Budget]:
@@ -73,6 +79,7 @@ class WorkerSettings:
         cron(expire_retained, name=jobs.EXPIRE_RETAINED, minute={7}, second={20}, run_at_startup=True,
              timeout=JOB_TIMEOUT),
         cron(renew_tokens, name=jobs.RENEW_TOKENS, second={5, 35}, timeout=JOB_TIMEOUT),
+        cron(sync_users, name=jobs.SYNC_USERS, minute=set(range(2, 60, 10)), second={50}, timeout=JOB_TIMEOUT),
     ]
     on_startup = startup
     on_shutdown = shutdown

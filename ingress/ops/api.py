@@ -111,9 +111,11 @@ async def connections(request: Request) -> Response:
 
 @operators_only
 async def webhooks(request: Request) -> Response:
-    """Each team's subscription holder and the health of its one set (docs/outreach-webhooks.md)."""
-    teams = await team_webhooks(params.services(request))
-    return JSON({"teams": [team.model_dump(mode="json") for team in teams]})
+    """Each team's subscription holder and the health of its one set (docs/outreach-webhooks.md), a page of
+    teams at a time."""
+    offset = params.offset(request)
+    teams, total = await team_webhooks(params.services(request), offset, views.PAGE)
+    return _page("teams", teams, total, offset)
 
 
 @operators_only

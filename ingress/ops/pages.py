@@ -111,7 +111,8 @@ async def dashboard(request: Request) -> Response:
         "fl_offset": params.offset(request, "fl"),
         "pk_offset": params.offset(request, "pk"),
         "cn_offset": params.offset(request, "cn"),
-        "conn": await views.connections(services, params.offset(request, "cn")),
+        "wh_offset": params.offset(request, "wh"),
+        "conn": await views.connections(services, params.offset(request, "cn"), params.offset(request, "wh")),
         "ingest": ingest,
         "ingest_charts": {source: charts.bar_chart(figures["per_minute"], views.INGEST_OUTCOMES,
                                                     title=f"{source} ingest per minute", time_format="%H:%M")

@@ -81,7 +81,8 @@ def _latency(minutes: list[tuple[int, dict[str, int]]]) -> dict[str, Any]:
 
 
 async def overview(services: Services) -> dict[str, Any]:
-    parked_reps = await services.stores.parking.parked_reps()
+    """Counts kept as events flow (cardinalities and counters): the same few round trips at any size."""
+    parked_events, parked_reps = await services.stores.parking.figures()
     workers_seen = await workers(services)
     queue = await queue_figures(services)
     counters = await services.ops.telemetry.totals()
@@ -89,7 +90,7 @@ async def overview(services: Services) -> dict[str, Any]:
         # The first five keep the shape of the earlier summary.
         "queue_depth": queue["depth"],
         "dead_letters": await services.stores.dead_letters.count(),
-        "parked": await services.stores.parking.total(parked_reps),
+        "parked": parked_events,
         "flagged": await services.stores.dead_letters.flag_count(),
         "counters": counters,
         # After-call actions refused by Outreach or skipped (workers/pipeline.py), by step.
@@ -97,8 +98,8 @@ async def overview(services: Services) -> dict[str, Any]:
                             if name.startswith("flagged_")},
         "queue": {**queue, "in_flight": sum(w["in_flight"] for w in workers_seen if w["alive"])},
         "retries_waiting": await services.ops.retries.count(),
-        "parked_reps": len(parked_reps),
-        "paused_reps": len(await services.stores.pauses.paused()),
+        "parked_reps": parked_reps,
+        "paused_reps": await services.stores.pauses.count(),
         "workers": workers_seen,
         "oldest_refresh_token_seconds": await _oldest_refresh_token_age(services),
         "redis": await redis_figures(services),
@@ -117,31 +118,29 @@ async def dead_letters(services: Services, which: DeadLetterFilter, offset: int)
     """A page of dead letters (newest first) and how many the filter takes."""
     if which.described() == "all":
         return await services.stores.dead_letters.page(offset, PAGE), await services.stores.dead_letters.count()
-    # A filtered view reads the index in batches: fine for an operator's occasional look.
-    matching = [letter async for letter in services.stores.dead_letters.matching(which)]
-    return matching[offset:offset + PAGE], len(matching)
+    return await services.stores.dead_letters.filtered_page(which, offset, PAGE)
 
 
 async def parked(services: Services, offset: int = 0) -> dict[str, Any]:
-    reps = await services.stores.parking.parked_reps()
-    paused = await services.stores.pauses.paused()
-    groups = await services.stores.parking.groups(reps[offset:offset + PAGE])
+    reps, total = await services.stores.parking.page(offset, PAGE)
+    groups = await services.stores.parking.groups(reps)
+    paused_on_page = await services.stores.pauses.among(reps)
     for group in groups:
-        group.paused = (group.team_id, group.rep_email) in paused
+        group.paused = (group.team_id, group.rep_email) in paused_on_page
     events = [{"event_id": event_id, "team_id": g.team_id, "rep_email": g.rep_email,
                "reason": next(iter(g.reasons)) if len(g.reasons) == 1 else "mixed"}
               for g in groups for event_id in g.event_ids]
+    # Reps are paused by hand, a few at a time: the list is shown whole (up to a page).
     paused_only = [{"team_id": team_id, "rep_email": rep_email, **entry}
-                   for (team_id, rep_email), entry in sorted(paused.items())]
+                   for (team_id, rep_email), entry in sorted((await services.stores.pauses.paused(PAGE)).items())]
     return {"reps": [g.model_dump(mode="json") for g in groups], "parked": events, "paused": paused_only,
-            "total_reps": len(reps), "next_offset": offset + PAGE if offset + PAGE < len(reps) else None}
+            "total_reps": total, "next_offset": offset + PAGE if offset + PAGE < total else None}
 
 
-async def connections(services: Services, offset: int = 0) -> dict[str, Any]:
-    """Each rep's connection: status, token expiry, rate budget, last call logged, and how far behind their
-    reconciliation cursor is; and each team's webhook subscriptions (its holder and the health of its one set)."""
-    reps = await services.stores.connections.connected_reps()
-    page = reps[offset:offset + PAGE]
+async def connections(services: Services, offset: int = 0, teams_offset: int = 0) -> dict[str, Any]:
+    """A page of reps' connections: status, token expiry, rate budget, last call logged, and how far behind their
+    reconciliation cursor is; and a page of teams' webhook subscriptions (holder and the health of its one set)."""
+    page, total = await services.stores.connections.page(offset, PAGE)
     async with services.redis.pipeline(transaction=False) as pipe:
         for team_id, rep_email in page:
             pipe.hmget(keys.connection(team_id, rep_email), ["status", "expires_at", "updated_at"])
@@ -150,7 +149,7 @@ async def connections(services: Services, offset: int = 0) -> dict[str, Any]:
         replies = await pipe.execute()
     budgets = await services.ops.heartbeats.budgets(page)
     last_calls = await services.ops.telemetry.last_calls([keys.rep_member(t, r) for t, r in page])
-    paused = await services.stores.pauses.paused()
+    paused = await services.stores.pauses.among(page)
     now = time.time()
     rows = []
     for index, (team_id, rep_email) in enumerate(page):
@@ -169,9 +168,11 @@ async def connections(services: Services, offset: int = 0) -> dict[str, Any]:
             "paused": (team_id, rep_email) in paused,
             **_reconcile_lag(cursors, now),
         })
-    teams = await team_webhooks(services)
-    return {"connections": rows, "webhooks": [team.model_dump(mode="json") for team in teams], "total": len(reps),
-            "next_offset": offset + PAGE if offset + PAGE < len(reps) else None}
+    teams, team_total = await team_webhooks(services, teams_offset, PAGE)
+    return {"connections": rows, "webhooks": [team.model_dump(mode="json") for team in teams], "total": total,
+            "next_offset": offset + PAGE if offset + PAGE < total else None,
+            "teams_total": team_total,
+            "teams_next_offset": teams_offset + PAGE if teams_offset + PAGE < team_total else None}
 
 
 def _reconcile_lag(cursors: dict[bytes, bytes], now: float) -> dict[str, Any]:

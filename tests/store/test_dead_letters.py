@@ -37,6 +37,27 @@ async def test_retry_and_discard_take_the_letter_out_of_its_index(redis: Redis) 
     assert await letters.retry("evt_0") == "queued" and await letters.retry("evt_0") == "not_found"
     assert await letters.discard("evt_1") and not await redis.exists(keys.event("evt_1"))
     assert await letters.page() == [] and await redis.zcard(keys.DEAD_LETTER_INDEX) == 0
+    assert await redis.keys(keys.dead_letter_field_index("*", "*")) == []  # out of every filter's index too
+
+
+async def test_a_filtered_page_reads_its_fields_indexes_not_the_whole_list(redis: Redis) -> None:
+    letters = DeadLetters(redis, EventQueue(redis, JobWriter(redis)))
+    for index in range(120):
+        team = "team_b" if index % 3 == 0 else "team_acme"
+        await letters.add(letter(index, reason="a" if index % 2 else "b").model_copy(update={"team_id": team}))
+    page, total = await letters.filtered_page(DeadLetterFilter(reason="a"), 0, 50)
+    assert total == 60 and len(page) == 50 and page[0].event_id == "evt_119"
+    page, total = await letters.filtered_page(DeadLetterFilter(reason="a"), 50, 50)
+    assert total == 60 and [d.event_id for d in page][-1] == "evt_1"
+    # Two fields: their intersection (odd indexes not divisible by 3), newest first; no key is left behind.
+    page, total = await letters.filtered_page(DeadLetterFilter(reason="a", team_id="team_acme"), 0, 50)
+    expected = [f"evt_{i}" for i in range(119, -1, -1) if i % 2 and i % 3][:50]
+    assert total == 40 and [d.event_id for d in page] == expected
+    assert not await redis.keys(keys.dead_letter_field_index("and", "*"))
+    page, total = await letters.filtered_page(DeadLetterFilter(team_id="team_nobody"), 0, 50)
+    assert page == [] and total == 0
+    bulk = [d.event_id async for d in letters.matching(DeadLetterFilter(reason="a", team_id="team_b"))]
+    assert bulk == [f"evt_{i}" for i in range(119, -1, -1) if i % 2 and i % 3 == 0]
 
 
 async def test_a_retry_whose_event_is_gone_keeps_the_dead_letter(redis: Redis) -> None:
@@ -55,7 +76,9 @@ async def test_letters_stored_before_the_index_existed_are_indexed_once(redis: R
     await redis.hset(keys.DEAD_LETTERS, "evt_old", old.model_dump_json())
     flag = Flag(event_id="evt_f", call_id="c", team_id="t", rep_email="r@x.io", outreach_call_id=1, flags=["x"], at=5)
     await redis.hset(keys.FLAGGED, "evt_f", flag.model_dump_json())
-    assert await letters.ensure_indexed() == 2
+    assert await letters.ensure_indexed() == 2 + 3  # time indexes; the letter's reason, team and rep indexes
     assert await letters.ensure_indexed() == 0
     assert [d.event_id for d in await letters.page()] == ["evt_old"]
+    found, total = await letters.filtered_page(DeadLetterFilter(rep_email="ana@acme.com"))
+    assert [d.event_id for d in found] == ["evt_old"] and total == 1
     assert [f.event_id for f in await letters.flags()] == ["evt_f"]

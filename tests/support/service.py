@@ -15,6 +15,7 @@ from redis.asyncio import Redis
 
 from sandbox.client import SandboxControl
 from schemas.settings import Settings
+from store import keys
 from store.telemetry import Telemetry
 from tests.support.nooks import call_event, signed
 
@@ -73,6 +74,10 @@ class Service:
             callback = consent.headers["Location"]
         async with self.http.get(callback, allow_redirects=False, headers=browser) as done:
             return done.status, await done.text()
+
+    async def users_cursor(self, team_id: str = "team_acme") -> str | None:
+        raw = await self.redis.get(keys.users_synced(team_id))
+        return raw.decode() if raw else None
 
     # --- operators ---------------------------------------------------------------------------------
     def basic(self) -> dict[str, str]:
