@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
-import time
 from collections.abc import AsyncIterator, Iterator
 
 import aiohttp
@@ -22,7 +21,7 @@ from runtime.embedded_redis import EmbeddedRedis, free_port, start_redis
 from sandbox.client import SandboxControl
 from sandbox.server import RunningSandbox, start_sandbox_in_thread
 from schemas.settings import Settings
-from store import jobs, keys
+from store import jobs
 from tests.support import conformance
 from tests.support.nooks import EVENTS_SECRET
 from tests.support.notify import NOTIFY_SECRET, NotifyReceiver, start_receiver
@@ -60,9 +59,34 @@ def outreach_contract() -> Iterator[None]:
         pytest.fail("Outreach's contract broken:\n" + "\n".join(problems[:20]), pytrace=False)
 
 
+SHOWN = "shown after the run"  # a test's user property whose text the run prints at its end (the fault suite's figures)
+_shown: list[str] = []
+_workers_problems: list[str] = []
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.when == "call":
+        _shown.extend(str(text) for name, text in report.user_properties if name == SHOWN)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: object, error: object) -> None:
+    """An xdist worker finished: keep the requests its service sent and its last problems for the run's report."""
+    output = getattr(node, "workeroutput", {})
+    conformance.import_traffic(output.get("outreach_traffic", []))
+    _workers_problems.extend(output.get("outreach_problems", []))
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    """The regression net: every distinct request the service sent during the run, checked against the spec."""
-    problems = conformance.check_exchanges() + conformance.traffic_problems()
+    """The regression net: every distinct request the service sent during the run, checked against the spec (by
+    the xdist controller for the whole run, each worker handing over what its tests sent)."""
+    problems = conformance.check_exchanges()
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:
+        workeroutput["outreach_traffic"] = conformance.export_traffic()
+        workeroutput["outreach_problems"] = problems
+        return
+    problems += _workers_problems + conformance.traffic_problems()
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")
     if reporter is not None and conformance.TRAFFIC:
         reporter.write_line(f"Outreach contract: {len(conformance.TRAFFIC)} distinct requests of the service "
@@ -71,6 +95,11 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
             reporter.write_line(f"  refused by Outreach's contract: {problem}", red=True)
     if problems:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    for text in _shown:
+        terminalreporter.write_line(text)
 
 
 @pytest.fixture(scope="session")
@@ -135,23 +164,30 @@ def make_worker(settings: Settings) -> Worker:
 
 
 @pytest.fixture(scope="session")
-async def service(settings: Settings, web_port: int, outreach: RunningSandbox) -> AsyncIterator[Service]:
+async def worker(settings: Settings) -> AsyncIterator[Worker]:
+    """The service's arq worker, in this process's event loop."""
+    running = make_worker(settings)
+    task = asyncio.create_task(running.async_run())
+    yield running
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError, Exception):
+        await task
+    # Jobs still running (a cron, a sync) were cancelled with the worker; arq's close() would gather them again
+    # and re-raise their CancelledError into the last test's teardown.
+    await asyncio.gather(*running.tasks.values(), return_exceptions=True)
+    running.tasks.clear()
+    await running.close()
+
+
+@pytest.fixture(scope="session")
+async def service(settings: Settings, web_port: int, outreach: RunningSandbox, worker: Worker
+                  ) -> AsyncIterator[Service]:
     server, server_task = await _serve(settings, web_port)
-    worker = make_worker(settings)
-    worker_task = asyncio.create_task(worker.async_run())
     redis = Redis.from_url(settings.redis_url)
     control = SandboxControl(outreach.base_url)
     async with aiohttp.ClientSession() as http:
         yield Service(base_url=settings.public_base_url, settings=settings, redis=redis, http=http,
                       sandbox=control, api_token=API_TOKEN, ops=OPS)
-    worker_task.cancel()
-    with contextlib.suppress(asyncio.CancelledError, Exception):
-        await worker_task
-    # Jobs still running (a cron, a sync) were cancelled with the worker; arq's close() would gather them again
-    # and re-raise their CancelledError into the last test's teardown.
-    await asyncio.gather(*worker.tasks.values(), return_exceptions=True)
-    worker.tasks.clear()
-    await worker.close()
     server.should_exit = True
     await server_task
     await redis.aclose()
@@ -159,17 +195,15 @@ async def service(settings: Settings, web_port: int, outreach: RunningSandbox) -
 
 
 @pytest.fixture
-async def svc(service: Service) -> AsyncIterator[Service]:
+async def svc(service: Service, worker: Worker) -> AsyncIterator[Service]:
     """The running service with an empty Redis and a freshly seeded sandbox.
 
-    A job still running from the previous test would write into the fresh state: wait (bounded) for it first.
-    A cron job's in-progress key outlives the job (arq keeps it so that no other worker runs the same tick):
-    those are not waited for.
+    A job still running from the previous test would write into the fresh state: wait (bounded) for the
+    worker to finish it first. A cron job is not waited for (it may run any time, and reads what it finds).
     """
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and [k async for k in service.redis.scan_iter(match=keys.ARQ_IN_PROGRESS + "*")
-                                           if not k.decode()[len(keys.ARQ_IN_PROGRESS):].startswith(CRON_IDS)]:
-        await asyncio.sleep(0.05)
+    running = [task for job_id, task in worker.tasks.items() if not job_id.startswith(CRON_IDS) and not task.done()]
+    if running:
+        await asyncio.wait(running, timeout=10)
     await service.redis.flushdb()
     await service.sandbox.reset()
     await service.sandbox.seed()

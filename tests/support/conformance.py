@@ -9,6 +9,7 @@ session ends, so a request Outreach would refuse fails CI even where no test loo
 
 from __future__ import annotations
 
+import ast
 import re
 from typing import Any
 
@@ -78,6 +79,15 @@ def rebuild(shape: BodyShape) -> dict[str, Any] | None:
         relationships[name] = {"data": data if many else data[0]}
     return {"data": {"type": type_, "attributes": dict.fromkeys(attributes),
                      "relationships": relationships}}
+
+
+def export_traffic() -> list[str]:
+    """TRAFFIC as plain strings, for an xdist worker to hand to the controller (which reports on the whole run)."""
+    return sorted(repr(signature) for signature in TRAFFIC)
+
+
+def import_traffic(exported: list[str]) -> None:
+    TRAFFIC.update(ast.literal_eval(signature) for signature in exported)
 
 
 def traffic_problems() -> list[str]:

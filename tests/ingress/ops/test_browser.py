@@ -19,6 +19,7 @@ from tests.support.nooks import call_event
 from tests.support.service import Service, eventually
 
 DOCS = Path(__file__).resolve().parents[3] / "docs"
+pytestmark = pytest.mark.xdist_group("browser")  # one Chromium for the module, on one xdist worker
 
 
 @pytest.fixture(scope="module")
