@@ -12,8 +12,8 @@ import redis
 from bench.events import Org, write_requests
 from bench.loadgen import have_wrk, run_python, run_wrk
 from bench.procs import EVENTS_SECRET, Cluster, Proc, measured
-from runtime.embedded_redis import free_port
 from store import keys
+from tools.embedded_redis import free_port
 
 APPS = ("bare", "verify", "lpush", "arq", "app")
 SWEEP = (0.25, 0.5, 0.75, 0.9, 1.0, 1.2)

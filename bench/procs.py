@@ -1,6 +1,7 @@
 """Real subprocesses for the benchmarks: Redis, the Outreach sandbox, web, workers, baseline apps.
 
-Every process is started here, remembered, and stopped by its own pid when the run ends (never by name).
+Every process is started by tools/stack.py (the one stack starter), remembered, and stopped by its own pid when the
+run ends (never by name).
 A sampler thread keeps the peak RSS of each role (web, worker, ...) for the memory figures.
 """
 
@@ -8,38 +9,27 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import resource
 import signal
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import psutil
 from cryptography.fernet import Fernet
 
-from runtime.embedded_redis import EmbeddedRedis, free_port, start_redis
+from tools import stack
+from tools.embedded_redis import EmbeddedRedis, free_port, start_redis
+from tools.stack import log_dir
 
-ROOT = Path(__file__).resolve().parent.parent
+__all__ = ["log_dir"]
+
 EVENTS_SECRET = "whsec_" + "YmVuY2gtbm9va3MtZXZlbnRzLXNlY3JldC0zMmJ5dGVzIQ=="
 API_TOKEN = "nooks-api-token-for-bench"
 TOKEN_KEY = Fernet.generate_key().decode()
-_LOG_DIR: list[Path] = []
-
-
-def log_dir() -> Path:
-    """Process logs of this run (made on first use, so that helper processes importing this make none)."""
-    if not _LOG_DIR:
-        _LOG_DIR.append(Path(tempfile.mkdtemp(prefix="nooks-bench-logs-")))
-    return _LOG_DIR[0]
-
-
-_SERIAL = iter(range(1_000_000))
 
 
 def cpu_seconds(pid: int) -> float:
@@ -48,16 +38,9 @@ def cpu_seconds(pid: int) -> float:
     return float(times.user + times.system)
 
 
-@dataclass
-class Proc:
-    role: str
-    popen: subprocess.Popen[bytes]
-    log_path: Path
-    port: int | None = None
-
-    @property
-    def pid(self) -> int:
-        return self.popen.pid
+@dataclass(eq=False)
+class Proc(stack.Proc):
+    """A process tools/stack.py started, with the figures the benchmarks read."""
 
     @property
     def ps(self) -> psutil.Process:
@@ -67,20 +50,16 @@ class Proc:
         return cpu_seconds(self.pid)
 
     def log_text(self) -> str:
-        try:
-            return self.log_path.read_text(errors="replace")
-        except OSError:
-            return ""
+        return self.output()
 
-    def stop(self, timeout: float = 10.0) -> None:
-        if self.popen.poll() is not None:
-            return
-        self.popen.send_signal(signal.SIGINT if self.role.startswith("worker") else signal.SIGTERM)
-        try:
-            self.popen.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            self.popen.kill()
-            self.popen.wait(timeout=5)
+    def stop(self, timeout: float = 10.0, sig: signal.Signals | None = None) -> None:
+        # arq's worker stops on SIGINT as on SIGTERM; kept as the benchmarks always sent it.
+        default = signal.SIGINT if self.role.startswith("worker") else signal.SIGTERM
+        super().stop(timeout, sig or default)
+
+
+def _bench(proc: stack.Proc) -> Proc:
+    return Proc(proc.role, proc.popen, proc.log, proc.port)
 
 
 @dataclass
@@ -118,62 +97,56 @@ class Cluster:
         if proc in self.procs:
             self.procs.remove(proc)
 
-    # --- starting things --------------------------------------------------------------------------------
-    def spawn(self, role: str, args: list[str], env: dict[str, str] | None = None, port: int | None = None,
-              cpus: set[int] | None = None) -> Proc:
-        log_path = log_dir() / f"{next(_SERIAL):02d}-{role}.log"
-        handle = log_path.open("wb")
-        full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
-        popen = subprocess.Popen([sys.executable, *args], cwd=ROOT, env=full_env, stdout=handle,
-                                 stderr=subprocess.STDOUT)
-        handle.close()
-        proc = Proc(role, popen, log_path, port)
-        self.procs.append(proc)
+    # --- starting things (each by tools/stack.py) -------------------------------------------------------
+    def _started(self, proc: stack.Proc, cpus: set[int] | None = None) -> Proc:
+        started = _bench(proc)
+        self.procs.append(started)
         if cpus:
             with contextlib.suppress(Exception):
-                proc.ps.cpu_affinity(sorted(cpus))
-        return proc
+                started.ps.cpu_affinity(sorted(cpus))
+        return started
+
+    def spawn(self, role: str, args: list[str], env: dict[str, str] | None = None, port: int | None = None,
+              cpus: set[int] | None = None) -> Proc:
+        """`python <args>` (a load generator, a baseline app...)."""
+        return self._started(stack.spawn(role, [sys.executable, *args], stack.child_env(**(env or {})), port=port),
+                             cpus)
 
     def service_env(self, web_port: int, sandbox_port: int, **extra: str) -> dict[str, str]:
         assert self.redis is not None
         return {
             "REDIS_URL": self.redis.url,
-            "PUBLIC_BASE_URL": f"http://127.0.0.1:{web_port}",
-            "OUTREACH_API_URL": f"http://127.0.0.1:{sandbox_port}/api/v2",
-            "OUTREACH_OAUTH_URL": f"http://127.0.0.1:{sandbox_port}/oauth",
-            "OUTREACH_CLIENT_ID": "sandbox-client-id",
-            "OUTREACH_CLIENT_SECRET": "sandbox-client-secret",
+            **stack.web_env(web_port),
+            **stack.sandbox_env(f"http://127.0.0.1:{sandbox_port}"),
             "NOOKS_EVENTS_SECRET": EVENTS_SECRET,
             "NOOKS_API_TOKEN": API_TOKEN,
             "TOKEN_ENCRYPTION_KEYS": TOKEN_KEY,
             "HOST": "127.0.0.1",
-            "PORT": str(web_port),
             **extra,
         }
 
     def start_sandbox(self) -> Proc:
-        port = free_port()
-        proc = self.spawn("sandbox", ["-m", "sandbox", "--host", "127.0.0.1", "--port", str(port), "--seed", "demo",
-                                      "--log-level", "warning"], port=port)
-        wait_http(proc, f"http://127.0.0.1:{port}/_sandbox/state")
-        return proc
+        return self._started(stack.start_sandbox())
 
     def start_web(self, env: dict[str, str]) -> Proc:
-        port = int(env["PORT"])
-        proc = self.spawn("web", ["-m", "ingress"], env=env, port=port)
-        wait_http(proc, f"http://127.0.0.1:{port}/healthz")
+        proc = self._started(stack.start_procfile("web", stack.child_env(**env)))
+        stack.wait_http(f"http://127.0.0.1:{proc.port}/healthz", proc)
         return proc
 
     def start_worker(self, env: dict[str, str], role: str = "worker", module: str = "workers") -> Proc:
-        proc = self.spawn(role, ["-m", module], env=env)
-        wait_log(proc, "Starting worker")
+        full_env = stack.child_env(**env)
+        if module == "workers":
+            proc = self._started(stack.start_procfile("worker", full_env, role=role))
+        else:
+            proc = self._started(stack.spawn(role, [sys.executable, "-m", module], full_env))
+        stack.wait_output(proc, "Starting worker")
         time.sleep(0.3)  # startup hook (Services.open) and the first poll
         return proc
 
     def start_baseline(self, app: str, env: dict[str, str]) -> Proc:
         port = free_port()
         proc = self.spawn(f"baseline-{app}", ["-m", "bench.baselines", app, "--port", str(port)], env=env, port=port)
-        wait_http(proc, f"http://127.0.0.1:{port}/healthz")
+        stack.wait_http(f"http://127.0.0.1:{port}/healthz", proc)
         return proc
 
     # --- memory -----------------------------------------------------------------------------------------
@@ -306,33 +279,6 @@ def quiet(max_wait: float = 10.0, threshold: float = 0.25) -> float:
         busy = 1.0 - psutil.cpu_times_percent(interval=0.5).idle / 100.0
         if busy <= threshold / (psutil.cpu_count() or 1) or time.monotonic() > deadline:
             return round(busy, 3)
-
-
-def wait_http(proc: Proc, url: str, timeout: float = 30.0) -> None:
-    import urllib.request
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.popen.poll() is not None:
-            raise RuntimeError(f"{proc.role} exited early:\n{proc.log_text()[-3000:]}")
-        try:
-            with urllib.request.urlopen(url, timeout=1) as answer:
-                if answer.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError(f"{proc.role} did not answer {url} within {timeout}s:\n{proc.log_text()[-3000:]}")
-
-
-def wait_log(proc: Proc, needle: str, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if needle in proc.log_text():
-            return
-        if proc.popen.poll() is not None:
-            raise RuntimeError(f"{proc.role} exited early:\n{proc.log_text()[-3000:]}")
-        time.sleep(0.05)
-    raise RuntimeError(f"{proc.role} never logged {needle!r}:\n{proc.log_text()[-3000:]}")
 
 
 def machine() -> dict[str, Any]:

@@ -21,7 +21,7 @@ import redis
 from bench.events import Org, write_requests
 from bench.loadgen import run_python
 from bench.procs import Cluster, measured
-from runtime.embedded_redis import free_port, redis_server_binary
+from tools.embedded_redis import free_port, redis_server_binary
 
 CONNECTIONS = 64
 

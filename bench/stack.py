@@ -15,12 +15,12 @@ from redis.asyncio import Redis
 
 from bench.events import TEAM, Org, events
 from bench.procs import API_TOKEN, Cluster, Proc
-from runtime.embedded_redis import free_port
 from sandbox.client import SandboxControl
 from schemas.events import CallCompletedEvent
 from store import keys
 from store.queue import EventQueue, JobWriter
 from store.telemetry import Telemetry
+from tools.embedded_redis import free_port
 
 
 class Stack:

@@ -17,7 +17,6 @@ from redis.asyncio import Redis
 from ingress.app import create_app
 from runtime.arq_internals import ClaimingWorker as Worker
 from runtime.arq_internals import create_worker
-from runtime.embedded_redis import EmbeddedRedis, free_port, start_redis
 from sandbox.client import SandboxControl
 from sandbox.server import RunningSandbox, start_sandbox_in_thread
 from schemas.settings import Settings
@@ -26,6 +25,7 @@ from tests.support import conformance
 from tests.support.nooks import EVENTS_SECRET
 from tests.support.notify import NOTIFY_SECRET, NotifyReceiver, start_receiver
 from tests.support.service import METRICS_TOKEN, OPS_READONLY, Service
+from tools.embedded_redis import EmbeddedRedis, free_port, start_redis
 from workers.settings import WorkerSettings
 
 API_TOKEN = "nooks-api-token-for-tests"

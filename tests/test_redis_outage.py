@@ -13,7 +13,7 @@ from redis.asyncio import Redis
 
 from sandbox.server import RunningSandbox
 from tests.support.nooks import call_event
-from tests.support.processes import Process, service_env, started, wait_ready
+from tests.support.processes import Proc, service_env, started, wait_ready
 from tests.support.redis_nodes import RedisNode
 from tests.support.service import Service, eventually
 
@@ -22,7 +22,7 @@ RECOVERY_SECONDS = 10  # the contract's bound, from Redis answering again
 
 @asynccontextmanager
 async def stack(svc: Service, outreach: RunningSandbox, redis_url: str, **env: str
-                ) -> AsyncIterator[tuple[Service, Process, Process]]:
+                ) -> AsyncIterator[tuple[Service, Proc, Proc]]:
     """A web and a worker process on their own Redis, driven as Nooks and a rep would."""
     process_env = service_env(svc.settings, outreach, REDIS_URL=redis_url, **env)
     redis = Redis.from_url(redis_url)

@@ -32,7 +32,7 @@ from sandbox.server import RunningSandbox
 from store.redis import connect
 from tests.conftest import SHOWN
 from tests.support.nooks import call_event, signed
-from tests.support.processes import Process, service_env, wait_ready
+from tests.support.processes import Proc, service_env, start, wait_ready
 from tests.support.redis_nodes import RedisNode, Sentinels, answer
 from tests.support.service import Service, eventually
 
@@ -64,8 +64,8 @@ class Cluster:
     master: RedisNode
     replica: RedisNode
     sentinels: Sentinels
-    webs: list[Process] = field(default_factory=list)
-    workers: list[Process] = field(default_factory=list)
+    webs: list[Proc] = field(default_factory=list)
+    workers: list[Proc] = field(default_factory=list)
 
     def sentinel_set(self, option: str, value: str) -> None:
         for port in self.sentinels.ports:
@@ -100,8 +100,8 @@ async def test_nothing_lost_nothing_late(svc: Service, outreach: RunningSandbox,
                            WORKER_JOB_TIMEOUT=JOB_TIMEOUT_SECONDS)
 
     webs = [env(), env()]
-    cluster.webs += [Process("web", web_env) for web_env in webs]
-    cluster.workers += [Process("worker", webs[0]) for _ in range(3)]
+    cluster.webs += [start("web", web_env) for web_env in webs]
+    cluster.workers += [start("worker", webs[0]) for _ in range(3)]
     bases = [web_env["PUBLIC_BASE_URL"] for web_env in webs]
     for base in bases:
         await wait_ready(base, timeout=30)
@@ -154,10 +154,10 @@ async def test_nothing_lost_nothing_late(svc: Service, outreach: RunningSandbox,
             and figures.landed_at[c] - figures.accepted_at[c] > LAND_WITHIN_SECONDS]
     assert not late, report
     for process in cluster.webs + cluster.workers[-2:]:  # all but the killed and the stopped worker
-        assert process.alive(), f"{process.name} exited:\n{process.output()[-3000:]}"
+        assert process.alive(), f"{process.role} exited:\n{process.output()[-3000:]}"
 
 
-def _errors_logged(processes: list[Process]) -> str:
+def _errors_logged(processes: list[Proc]) -> str:
     """What the processes logged about requests that failed unexpectedly (for a failure report)."""
     found = []
     for process in processes:
@@ -250,7 +250,7 @@ async def _incidents(cluster: Cluster, env: dict[str, str], figures: Figures, st
     async def deploy_worker() -> None:
         status, took = await asyncio.to_thread(cluster.workers[1].terminate)
         assert status == 0 and took < 30, f"SIGTERM: status {status} after {took:.1f}s"
-        cluster.workers.append(Process("worker", env))
+        cluster.workers.append(start("worker", env))
 
     async def restart_master_while_loading() -> None:
         cluster.sentinel_set("down-after-milliseconds", "60000")  # a restart, not a failover

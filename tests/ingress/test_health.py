@@ -12,10 +12,10 @@ from pathlib import Path
 
 import aiohttp
 
-from runtime.embedded_redis import free_port, start_redis
 from tests.support.nooks import call_event
 from tests.support.servers import running_app
 from tests.support.service import METRICS_TOKEN, OPS_READONLY, Service
+from tools.embedded_redis import free_port, start_redis
 
 DASHBOARD = Path(__file__).resolve().parents[2] / "docs" / "grafana-dashboard.json"
 

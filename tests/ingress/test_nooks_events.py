@@ -9,12 +9,12 @@ from pathlib import Path
 import aiohttp
 import orjson
 
-from runtime.embedded_redis import free_port
 from store import keys
 from tests.support.nooks import call_event, signed
 from tests.support.redis_nodes import RedisNode
 from tests.support.servers import running_app
 from tests.support.service import Service, eventually
+from tools.embedded_redis import free_port
 
 
 async def test_queued_then_duplicate(svc: Service) -> None:

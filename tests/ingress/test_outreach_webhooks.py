@@ -10,7 +10,6 @@ from typing import Any
 import orjson
 import pytest
 
-from runtime.embedded_redis import free_port
 from store import jobs, keys
 from tests.support.notify import NotifyReceiver
 from tests.support.outreach_hooks import (
@@ -25,6 +24,7 @@ from tests.support.outreach_hooks import (
 )
 from tests.support.servers import running_app
 from tests.support.service import Service, eventually
+from tools.embedded_redis import free_port
 
 TASK_DELIVERY = {"data": {"type": "task", "id": 1122, "attributes": {"state": "complete",
                                                                      "updatedAt": "2026-11-29T13:01:00.000Z"},

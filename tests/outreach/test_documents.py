@@ -23,10 +23,10 @@ from outreach.errors import OutreachError
 from outreach.identity import token_owner
 from outreach.users import fetch_user, fetch_users
 from outreach.webhooks import create_webhook
-from runtime.embedded_redis import free_port
 from runtime.services import Services
 from schemas.connection import TokenSet
 from schemas.settings import Settings
+from tools.embedded_redis import free_port
 
 SEED = "Whitfield-Seeded-4417"
 MALFORMED = [

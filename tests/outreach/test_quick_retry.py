@@ -9,9 +9,9 @@ import pytest
 from outreach import api
 from outreach.errors import OutreachUnavailable, RateLimited
 from outreach.quick_retry import WINDOW_SECONDS, retried, wait_before_retry
-from runtime.embedded_redis import free_port
 from runtime.services import Services
 from tests.support.service import Service
+from tools.embedded_redis import free_port
 
 
 async def _sent(svc: Service, method: str, path: str) -> int:

@@ -12,10 +12,10 @@ from aiohttp import web
 
 from outreach import api, oauth
 from outreach.errors import OutreachUnavailable
-from runtime.embedded_redis import free_port
 from runtime.services import Services
 from schemas.connection import TokenSet
 from schemas.settings import Settings
+from tools.embedded_redis import free_port
 
 
 @dataclass

@@ -33,9 +33,9 @@ from runtime.arq_internals import (
     job_ttl_ms,
     serialize,
 )
-from runtime.embedded_redis import EmbeddedRedis
 from store import keys
 from store.queue import JobWriter
+from tools.embedded_redis import EmbeddedRedis
 
 Worker = ClaimingWorker
 

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 import pytest
 from redis.asyncio import Redis
 
-from runtime.embedded_redis import EmbeddedRedis
+from tools.embedded_redis import EmbeddedRedis
 
 
 @pytest.fixture

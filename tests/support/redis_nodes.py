@@ -10,7 +10,7 @@ from pathlib import Path
 
 from redis import Redis
 
-from runtime.embedded_redis import free_port, redis_server_binary
+from tools.embedded_redis import free_port, redis_server_binary
 
 
 def listening(port: int) -> bool:

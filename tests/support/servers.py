@@ -10,8 +10,8 @@ from typing import Any
 import uvicorn
 
 from ingress.app import create_app
-from runtime.embedded_redis import free_port
 from schemas.settings import Settings
+from tools.embedded_redis import free_port
 
 
 @asynccontextmanager

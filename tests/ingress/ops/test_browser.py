@@ -13,10 +13,10 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from runtime.embedded_redis import free_port
 from tests.support.browser import chromium, require_chromium
 from tests.support.nooks import call_event
 from tests.support.service import Service, eventually
+from tools.embedded_redis import free_port
 
 DOCS = Path(__file__).resolve().parents[3] / "docs"
 pytestmark = pytest.mark.xdist_group("browser")  # one Chromium for the module, on one xdist worker

@@ -1,4 +1,4 @@
-"""`python -m runtime.sample [--call-id ID]`: post one signed sample `call.completed` event to the service.
+"""`python -m tools.sample [--call-id ID]`: post one signed sample `call.completed` event to the service.
 
 Reads NOOKS_EVENTS_SECRET and PUBLIC_BASE_URL from the environment, like the service does.
 """
@@ -49,7 +49,7 @@ async def post_sample(base_url: str, secret: str, call_id: str) -> tuple[int, st
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m runtime.sample")
+    parser = argparse.ArgumentParser(prog="python -m tools.sample")
     parser.add_argument("--call-id", default=f"call_{secrets.token_hex(4)}")
     args = parser.parse_args()
     base_url = os.environ.get("PUBLIC_BASE_URL", "http://localhost:8000").rstrip("/")

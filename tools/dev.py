@@ -13,82 +13,54 @@ import base64
 import contextlib
 import os
 import secrets
-import shlex
 import signal
+import socket
 import subprocess
 import sys
 import time
-from pathlib import Path
 from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
 
 import aiohttp
 from cryptography.fernet import Fernet
 from dotenv import dotenv_values
 
-from runtime.embedded_redis import EmbeddedRedis, free_port, start_redis
-from runtime.sample import post_sample
+from tools import stack
+from tools.sample import post_sample
 
-ROOT = Path(__file__).resolve().parent.parent
 DEMO_TEAM, DEMO_REP = "team_acme", "ana@acme.com"
 
 
-def procfile() -> dict[str, str]:
-    entries = {}
-    for line in (ROOT / "Procfile").read_text().splitlines():
-        name, _, command = line.partition(":")
-        if command.strip():
-            entries[name.strip()] = command.strip()
-    return entries
-
-
 def port_free(port: int) -> bool:
-    import socket
-
     with socket.socket() as sock:
         return sock.connect_ex(("127.0.0.1", port)) != 0
 
 
-def wait_http(url: str, timeout: float = 20.0) -> None:
-    import urllib.request
+class Run:
+    """What this run started (tools/stack.py starts each), and the environment of the service's processes."""
 
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(url, timeout=1) as response:  # noqa: S310 (loopback only)
-                if response.status < 500:
-                    return
-        except OSError:
-            time.sleep(0.1)
-    raise RuntimeError(f"{url} did not answer within {timeout:.0f}s")
-
-
-class Stack:
     def __init__(self) -> None:
-        self.env = {**{k: v for k, v in dotenv_values(ROOT / ".env").items() if v is not None}, **os.environ}
-        self.env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{self.env.get('PATH', '')}"
-        self.env.setdefault("PYTHONUNBUFFERED", "1")
-        self.processes: list[tuple[str, subprocess.Popen[bytes]]] = []
-        self.redis: EmbeddedRedis | None = None
+        dotenv = {k: v for k, v in dotenv_values(stack.ROOT / ".env").items() if v is not None}
+        self.env = stack.child_env({**dotenv, **os.environ})
+        self.processes: list[stack.Proc] = []
+        self.redis: stack.EmbeddedRedis | None = None
         self.sandbox_url: str | None = None
         self.generated: list[str] = []
 
     def prepare(self) -> None:
         env = self.env
         if not env.get("REDIS_URL"):
-            self.redis = start_redis(persist=True)
+            self.redis = stack.start_redis(persist=True)
             env["REDIS_URL"] = self.redis.url
         port = int(env.get("PORT") or 8000)
         if not port_free(port):
-            port = free_port()
+            port = stack.free_port()
         env["PORT"] = str(port)
         env.setdefault("PUBLIC_BASE_URL", f"http://127.0.0.1:{port}")
         if not env.get("OUTREACH_CLIENT_ID"):
-            sandbox_port = free_port()
-            self.start("sandbox", f"python -m sandbox --port {sandbox_port} --seed demo --log-level warning")
-            self.sandbox_url = f"http://127.0.0.1:{sandbox_port}"
-            wait_http(f"{self.sandbox_url}/_sandbox/state")
-            env.update(OUTREACH_API_URL=f"{self.sandbox_url}/api/v2", OUTREACH_OAUTH_URL=f"{self.sandbox_url}/oauth",
-                       OUTREACH_CLIENT_ID="sandbox-client-id", OUTREACH_CLIENT_SECRET="sandbox-client-secret")
+            sandbox = stack.start_sandbox(env, terminal=True)
+            self.processes.append(sandbox)
+            self.sandbox_url = f"http://127.0.0.1:{sandbox.port}"
+            env.update(stack.sandbox_env(self.sandbox_url))
         self.default("NOOKS_EVENTS_SECRET", "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode())
         self.default("NOOKS_API_TOKEN", secrets.token_urlsafe(24))
         self.default("TOKEN_ENCRYPTION_KEYS", Fernet.generate_key().decode())
@@ -101,23 +73,22 @@ class Stack:
             self.env[name] = value
             self.generated.append(name)
 
-    def start(self, name: str, command: str) -> None:
-        process = subprocess.Popen(shlex.split(command), cwd=ROOT, env=self.env)  # noqa: S603
-        self.processes.append((name, process))
+    def start(self) -> None:
+        """The Procfile's processes, output on this terminal."""
+        for name in stack.procfile():
+            self.processes.append(stack.start_procfile(name, self.env, terminal=True))
 
     def stop(self) -> None:
-        for _, process in reversed(self.processes):
-            process.terminate()
-        for _, process in self.processes:
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                process.wait(timeout=10)
+        for process in reversed(self.processes):
+            with contextlib.suppress(subprocess.TimeoutExpired, OSError):
+                process.stop()
         if self.redis is not None:
             self.redis.stop()
 
 
-async def demo(stack: Stack) -> str:
+async def demo(run: Run) -> str:
     """Connect the demo rep through the real OAuth flow, post a sample call, follow it into the sandbox."""
-    env, base = stack.env, stack.env["PUBLIC_BASE_URL"]
+    env, base = run.env, run.env["PUBLIC_BASE_URL"]
     auth = {"Authorization": f"Bearer {env['NOOKS_API_TOKEN']}"}
     async with aiohttp.ClientSession() as http:
         async with http.post(f"{base}/v1/teams/{DEMO_TEAM}/reps/{DEMO_REP}/connect-link", headers=auth) as r:
@@ -136,7 +107,7 @@ async def demo(stack: Stack) -> str:
         status, text = await post_sample(base, env["NOOKS_EVENTS_SECRET"], call_id)
         started = time.monotonic()
         while time.monotonic() - started < 15:
-            async with http.get(f"{stack.sandbox_url}/_sandbox/records/call") as r:
+            async with http.get(f"{run.sandbox_url}/_sandbox/records/call") as r:
                 calls = (await r.json())["data"]
             landed = [c for c in calls if c["attributes"].get("vendorCallId") == call_id]
             if landed:
@@ -145,7 +116,7 @@ async def demo(stack: Stack) -> str:
                 tasks = await call_task_list(http, base, auth)
                 return (f"sample event → {status} {text}\n  call {call_id} landed in Outreach as call "
                         f"{landed[0]['id']} in {ms:.0f} ms (prospect 3456, task 1122 completed)\n"
-                        f"{outcome}\n{tasks}\n{await refused(http, stack.sandbox_url)}")
+                        f"{outcome}\n{tasks}\n{await refused(http, run.sandbox_url)}")
             await asyncio.sleep(0.1)
         return f"sample event → {status} {text}, but the call did not land within 15 s: see /ops"
 
@@ -203,35 +174,35 @@ async def refused(http: aiohttp.ClientSession, sandbox_url: str | None) -> str:
     return "  the sandbox refused:\n" + "\n".join(f"    {route}: {n}" for route, n in refusals.items())
 
 
-def banner(stack: Stack, demo_result: str | None) -> str:
-    env, base = stack.env, stack.env["PUBLIC_BASE_URL"]
+def banner(run: Run, demo_result: str | None) -> str:
+    env, base = run.env, run.env["PUBLIC_BASE_URL"]
     lines = [
         "", "Nooks ⇄ Outreach is running.",
         f"  web      {base}   (healthz, readyz, metrics)",
         f"  ops      {base}/ops   user {env['OPS_USERNAME']} / password {env['OPS_PASSWORD']}",
-        f"  redis    {env['REDIS_URL']}" + ("  (embedded)" if stack.redis else ""),
-        f"  outreach {env.get('OUTREACH_API_URL')}" + ("  (bundled sandbox, demo org)" if stack.sandbox_url else ""),
+        f"  redis    {env['REDIS_URL']}" + ("  (embedded)" if run.redis else ""),
+        f"  outreach {env.get('OUTREACH_API_URL')}" + ("  (bundled sandbox, demo org)" if run.sandbox_url else ""),
     ]
-    if stack.generated:
-        lines.append(f"  generated for this run: {', '.join(stack.generated)}")
+    if run.generated:
+        lines.append(f"  generated for this run: {', '.join(run.generated)}")
     if demo_result:
         lines += ["", demo_result]
     lines += [
         "", "Try:",
         f"  NOOKS_EVENTS_SECRET='{env['NOOKS_EVENTS_SECRET']}' PUBLIC_BASE_URL={base} "
-        ".venv/bin/python -m runtime.sample        # post another signed call.completed",
+        ".venv/bin/python -m tools.sample        # post another signed call.completed",
         f"  curl -H 'Authorization: Bearer {env['NOOKS_API_TOKEN']}' "
         f"{base}/v1/teams/{DEMO_TEAM}/reps/{DEMO_REP}/connection",
         f"  curl -u {env['OPS_USERNAME']}:{env['OPS_PASSWORD']} {base}/ops/api/dead-letters",
     ]
-    if stack.sandbox_url:
-        lines.append(f"  curl {stack.sandbox_url}/_sandbox/records/call              # calls in the sandbox")
+    if run.sandbox_url:
+        lines.append(f"  curl {run.sandbox_url}/_sandbox/records/call              # calls in the sandbox")
     lines += ["", "Ctrl-C stops everything."]
     return "\n".join(lines)
 
 
 def main() -> None:
-    stack = Stack()
+    running = Run()
     stopping = False
 
     def stop(*_: object) -> None:
@@ -240,21 +211,20 @@ def main() -> None:
 
     signal.signal(signal.SIGTERM, stop)
     try:
-        stack.prepare()
-        for name, command in procfile().items():
-            stack.start(name, command)
-        wait_http(f"{stack.env['PUBLIC_BASE_URL']}/readyz")
-        result = asyncio.run(demo(stack)) if stack.sandbox_url else None
-        print(banner(stack, result), flush=True)
-        while not stopping and all(p.poll() is None for _, p in stack.processes):
+        running.prepare()
+        running.start()
+        stack.wait_http(f"{running.env['PUBLIC_BASE_URL']}/readyz")
+        result = asyncio.run(demo(running)) if running.sandbox_url else None
+        print(banner(running, result), flush=True)
+        while not stopping and all(p.alive() for p in running.processes):
             time.sleep(0.5)
-        for name, process in stack.processes:
-            if process.poll() is not None and not stopping:
-                print(f"{name} exited with {process.returncode}", file=sys.stderr)
+        for process in running.processes:
+            if not process.alive() and not stopping:
+                print(f"{process.role} exited with {process.popen.returncode}", file=sys.stderr)
     except KeyboardInterrupt:
         pass
     finally:
-        stack.stop()
+        running.stop()
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""`python -m runtime.rotate_keys`: re-encrypt every stored OAuth token and webhook secret with the first
+"""`python -m tools.rotate_keys`: re-encrypt every stored OAuth token and webhook secret with the first
 TOKEN_ENCRYPTION_KEYS key. `--check`: change nothing, exit 1 while any stored value is not under the first key.
 
 Rotation: put the new key first (keep the old ones after it), deploy, run this, then `--check` (0: the old keys
@@ -34,7 +34,7 @@ async def rotate(*, check: bool = False) -> tuple[int, int]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m runtime.rotate_keys", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m tools.rotate_keys", description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true",
                         help="change nothing; exit 1 while any stored value is not under the first key")
     check = parser.parse_args(argv).check
@@ -44,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if tokens or secrets:
         print(f"not under the first key yet: the tokens of {tokens} connection(s), {secrets} webhook secret(s); "
-              "run python -m runtime.rotate_keys before dropping an old key")
+              "run python -m tools.rotate_keys before dropping an old key")
         return 1
     print("every stored token and webhook secret is under the first key: the older keys may be dropped")
     return 0

@@ -1,4 +1,4 @@
-"""`python -m runtime.rotate_keys`: every secret at rest moves to the first key, and a concurrent write wins."""
+"""`python -m tools.rotate_keys`: every secret at rest moves to the first key, and a concurrent write wins."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ async def rotate_keys(svc: Service, keys_: list[str], *args: str) -> tuple[int, 
     """The real command, as an operator runs it."""
     env = {**os.environ, "REDIS_URL": svc.settings.redis_url, "NOOKS_EVENTS_SECRET": "whsec_" + "A" * 32,
            "NOOKS_API_TOKEN": "t" * 32, "TOKEN_ENCRYPTION_KEYS": ",".join(keys_)}
-    process = await asyncio.create_subprocess_exec(sys.executable, "-m", "runtime.rotate_keys", *args, cwd=ROOT,
+    process = await asyncio.create_subprocess_exec(sys.executable, "-m", "tools.rotate_keys", *args, cwd=ROOT,
                                                    env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     output = (await asyncio.wait_for(process.communicate(), 60))[0].decode()
     assert process.returncode is not None
