@@ -108,11 +108,16 @@ async def test_bulk_retry_asks_for_confirmation_first(svc: Service, operator: An
 
 async def test_live_refresh_at_the_picked_interval_shows_new_dead_letters(svc: Service, operator: Any) -> None:
     page = operator
+    await page.clock.install()  # the page's timers run on a clock the test moves (no 5 s wait)
     await svc.connect()
     await page.goto(f"{svc.base_url}/ops/")
     await page.select_option("#refresh-interval", "5")
     event = await svc.dead_letter("call_live")
-    await page.locator(f'tr[data-event="{event["id"]}"]').wait_for(timeout=12_000)  # no reload: refreshed in place
+    row = page.locator(f'tr[data-event="{event["id"]}"]')
+    await page.clock.run_for(4_000)
+    assert await row.count() == 0  # not before the picked interval
+    await page.clock.run_for(1_000)
+    await row.wait_for(timeout=5_000)  # no reload: refreshed in place
     await page.reload()
     assert await page.locator("#refresh-interval").input_value() == "5"  # the pick is remembered
 
