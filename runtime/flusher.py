@@ -44,6 +44,10 @@ class Flusher:
         self._in_flight = in_flight
         self._budgets = budgets
 
+    def beat_next(self) -> None:
+        """Beat at the next flush rather than when the interval is up (the heartbeat was lost, e.g. Redis emptied)."""
+        self._last_beat = 0.0
+
     def start(self) -> None:
         if self._task is None:
             self._task = asyncio.create_task(self._run(), name="flusher")

@@ -205,6 +205,8 @@ async def svc(service: Service, worker: Worker) -> AsyncIterator[Service]:
     if running:
         await asyncio.wait(running, timeout=10)
     await service.redis.flushdb()
+    if "services" in worker.ctx:  # its heartbeat went with the rest: written again at the next flush, not 5 s on
+        worker.ctx["services"].ops.flusher.beat_next()
     await service.sandbox.reset()
     await service.sandbox.seed()
     yield service

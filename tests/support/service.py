@@ -144,7 +144,7 @@ def browser_cookie(start: aiohttp.ClientResponse) -> dict[str, str]:
     return {"Cookie": "; ".join(f"{name}={morsel.value}" for name, morsel in start.cookies.items())}
 
 
-async def eventually(probe: Callable[[], Awaitable[T]], *, timeout: float = 10.0, interval: float = 0.05) -> T:
+async def eventually(probe: Callable[[], Awaitable[T]], *, timeout: float = 10.0, interval: float = 0.02) -> T:
     """Poll until `probe` returns something truthy (or raise with its last value)."""
     deadline = time.monotonic() + timeout
     while True:
