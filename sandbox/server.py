@@ -51,7 +51,9 @@ def start_sandbox_in_thread(host: str = "127.0.0.1", port: int = 0, **app_option
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))
-    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on", timeout_keep_alive=30)
+    # On stop, an answer still held back by a latency knob (up to minutes) is cut off after a second, not awaited.
+    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on", timeout_keep_alive=30,
+                            timeout_graceful_shutdown=1)
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="outreach-sandbox", daemon=True)
     thread.start()

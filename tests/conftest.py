@@ -180,33 +180,45 @@ async def worker(settings: Settings) -> AsyncIterator[Worker]:
 
 
 @pytest.fixture(scope="session")
-async def service(settings: Settings, web_port: int, outreach: RunningSandbox, worker: Worker
+async def web(settings: Settings, web_port: int) -> AsyncIterator[uvicorn.Server]:
+    """The app under uvicorn, in this process's event loop."""
+    server, task = await _serve(settings, web_port)
+    yield server
+    server.should_exit = True
+    await task
+
+
+@pytest.fixture(scope="session")
+async def service(settings: Settings, outreach: RunningSandbox, web: uvicorn.Server, worker: Worker
                   ) -> AsyncIterator[Service]:
-    server, server_task = await _serve(settings, web_port)
     redis = Redis.from_url(settings.redis_url)
     control = SandboxControl(outreach.base_url)
     async with aiohttp.ClientSession() as http:
         yield Service(base_url=settings.public_base_url, settings=settings, redis=redis, http=http,
                       sandbox=control, api_token=API_TOKEN, ops=OPS)
-    server.should_exit = True
-    await server_task
     await redis.aclose()
     await control.close()
 
 
 @pytest.fixture
-async def svc(service: Service, worker: Worker) -> AsyncIterator[Service]:
+async def svc(service: Service, web: uvicorn.Server, worker: Worker) -> AsyncIterator[Service]:
     """The running service with an empty Redis and a freshly seeded sandbox.
 
-    A job still running from the previous test would write into the fresh state: wait (bounded) for the
-    worker to finish it first. A cron job is not waited for (it may run any time, and reads what it finds).
+    A job still running from the previous test would write into the fresh state: wait (bounded) for the worker
+    to finish it first (a cron job is not waited for: it may run any time, and reads what it finds). The figures
+    and story steps the app and the worker still buffer are written before Redis is emptied, not into this test's.
     """
     running = [task for job_id, task in worker.tasks.items() if not job_id.startswith(CRON_IDS) and not task.done()]
     if running:
         await asyncio.wait(running, timeout=10)
+    flushers = [services.ops.flusher for services in (web.lifespan.state.get("services"), worker.ctx.get("services"))
+                if services is not None]
+    for flusher in flushers:
+        await flusher.stop()  # its last figures written
     await service.redis.flushdb()
-    if "services" in worker.ctx:  # its heartbeat went with the rest: written again at the next flush, not 5 s on
-        worker.ctx["services"].ops.flusher.beat_next()
+    for flusher in flushers:
+        flusher.beat_next()  # a worker's heartbeat went with the rest: written again at once, not 5 s on
+        flusher.start()
     await service.sandbox.reset()
     await service.sandbox.seed()
     yield service

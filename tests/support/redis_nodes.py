@@ -81,8 +81,8 @@ class RedisNode:
                 # Uncompressed, `fill`'s values make a file of their full size: Redis 6 answers LOADING only
                 # between 2 MB chunks of it.
                 "--rdbcompression", "no",
-                # A replica's first sync starts at once, not after the 5 s Redis waits for more replicas to join.
-                "--repl-diskless-sync-delay", "0",
+                # A replica's first sync starts at once (through a file), not after the 5 s a diskless one waits.
+                "--repl-diskless-sync", "no",
                 "--loglevel", "warning", "--logfile", str(self.directory / "redis.log"), *self._auth(), *extra]
         self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         wait_until(lambda: listening(self.port), 10, f"redis on {self.port} listening")
