@@ -37,6 +37,7 @@ class Flusher:
         self._budgets: Callable[[], dict[tuple[str, str], Budget]] = dict
         self._last_beat = 0.0
         self._failing = False
+        self._flushing = asyncio.Lock()  # one flush at a time: a caller's flush returns once nothing is in flight
         self.worker_id = f"{socket.gethostname()}:{os.getpid()}"
 
     def as_worker(self, in_flight: Callable[[], int], budgets: Callable[[], dict[tuple[str, str], Budget]]) -> None:
@@ -66,6 +67,10 @@ class Flusher:
             await self.flush()
 
     async def flush(self) -> None:
+        async with self._flushing:
+            await self._flush()
+
+    async def _flush(self) -> None:
         beat = self._in_flight is not None and time.monotonic() - self._last_beat >= HEARTBEAT_SECONDS
         if not (beat or self._telemetry.pending() or self._history.pending()):
             return

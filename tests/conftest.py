@@ -214,11 +214,10 @@ async def svc(service: Service, web: uvicorn.Server, worker: Worker) -> AsyncIte
     flushers = [services.ops.flusher for services in (web.lifespan.state.get("services"), worker.ctx.get("services"))
                 if services is not None]
     for flusher in flushers:
-        await flusher.stop()  # its last figures written
+        await flusher.flush()  # its last figures written (after any flush in flight)
     await service.redis.flushdb()
     for flusher in flushers:
         flusher.beat_next()  # a worker's heartbeat went with the rest: written again at once, not 5 s on
-        flusher.start()
     await service.sandbox.reset()
     await service.sandbox.seed()
     yield service
