@@ -112,7 +112,7 @@ async def demo(run: Run) -> str:
             landed = [c for c in calls if c["attributes"].get("vendorCallId") == call_id]
             if landed:
                 ms = (time.monotonic() - started) * 1000
-                outcome = await after_call(http, stack.sandbox_url or "", call_id)
+                outcome = await after_call(http, run.sandbox_url or "", call_id)
                 tasks = await call_task_list(http, base, auth)
                 return (f"sample event → {status} {text}\n  call {call_id} landed in Outreach as call "
                         f"{landed[0]['id']} in {ms:.0f} ms (prospect 3456, task 1122 completed)\n"
