@@ -1,8 +1,8 @@
 """The arq baseline: a worker whose only function does nothing, with the service worker's own settings.
 
-`python -m bench.noop_worker` with REDIS_URL and BENCH_ARQ_VARIANT: `tuned` (arq's own Worker with the WORKER_*
-tuning that workers/settings.py reads: the baseline), `claim` (the same with the service's Worker class, which
-claims jobs in one Lua call per poll: runtime/arq_internals.py) or `stock` (arq's defaults: poll_delay 0.5 s,
+`python -m bench.noop_worker` with REDIS_URL and BENCH_ARQ_VARIANT: `tuned` (arq's own Worker with the
+default WORKER_* tuning of schemas/settings.py: the baseline), `claim` (the same with the service's Worker class, which
+claims jobs in one Lua call per poll: store/job_queue.py) or `stock` (arq's defaults: poll_delay 0.5 s,
 max_jobs 10, queue_read_limit = max_jobs).
 Jobs are written exactly as store.queue writes ours (JSON, one id argument), on their own queue.
 """
@@ -18,10 +18,17 @@ from arq.connections import RedisSettings
 from arq.worker import run_worker
 from redis.asyncio import Redis
 
-from runtime.arq_internals import create_worker, deserialize, job_payload, serialize
+from schemas.settings import Settings
+from store.job_queue import create_worker, deserialize, job_payload, serialize
+from store.redis import connect
 from workers.settings import WorkerSettings as Service
 
 QUEUE = "bench:noop:queue"
+
+
+def default(name: str) -> Any:
+    """A tuning knob's default (the benchmarks measure the defaults)."""
+    return Settings.model_fields[name].default
 
 
 async def noop(ctx: dict[str, Any], event_id: str) -> None:
@@ -34,11 +41,11 @@ class NoopSettings:
     job_serializer = serialize
     job_deserializer = deserialize
     max_tries = Service.max_tries
-    job_timeout = Service.job_timeout
+    job_timeout = default("worker_job_timeout")
     keep_result = Service.keep_result
-    max_jobs = Service.max_jobs
-    poll_delay = Service.poll_delay
-    queue_read_limit = Service.queue_read_limit
+    max_jobs = default("worker_max_jobs")
+    poll_delay = default("worker_poll_delay")
+    queue_read_limit = default("worker_queue_read_limit")
     health_check_interval = Service.health_check_interval
     allow_abort_jobs = False
 
@@ -65,10 +72,10 @@ async def enqueue(redis: Redis, count: int, tag: str) -> None:
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     variant = os.environ.get("BENCH_ARQ_VARIANT", "tuned")
-    redis_settings = RedisSettings.from_dsn(os.environ["REDIS_URL"])
     if variant == "claim":
-        create_worker(NoopSettings, redis_settings=redis_settings).run()
+        create_worker(NoopSettings, connect(os.environ["REDIS_URL"])).run()
         return
+    redis_settings = RedisSettings.from_dsn(os.environ["REDIS_URL"])
     settings = StockSettings if variant == "stock" else NoopSettings
     run_worker(settings, redis_settings=redis_settings)  # type: ignore[arg-type]
 

@@ -46,7 +46,8 @@ from store import keys
 from store.connections import ConnectionStore
 from store.crypto import TokenCipher
 from store.dead_letters import DeadLetters
-from store.queue import EventQueue, JobWriter
+from store.job_queue import JobWriter
+from store.queue import EventQueue
 from store.subscriptions import Subscription, SubscriptionStore
 from store.users import UserDirectory
 from store.webhook_holders import HolderStore

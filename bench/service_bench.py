@@ -17,10 +17,10 @@ import psutil
 
 from bench.events import Org, sign_headers
 from bench.noop_worker import QUEUE as NOOP_QUEUE
+from bench.noop_worker import default
 from bench.noop_worker import enqueue as enqueue_noop
 from bench.procs import Cluster, cpu_seconds, measured_async, quiet
 from bench.stack import Stack, created_span, iso_ts, sequential_rounds
-from workers.settings import WorkerSettings
 
 NO_LIMIT = {"rate_limit": 10**9, "rate_window_s": 3600}
 
@@ -39,8 +39,8 @@ class ServiceBench:
         self.attempts = 2 if quick else 3
 
     async def run(self, sections: set[str]) -> dict[str, Any]:
-        out: dict[str, Any] = {"max_jobs": WorkerSettings.max_jobs, "poll_delay": WorkerSettings.poll_delay,
-                               "queue_read_limit": WorkerSettings.queue_read_limit}
+        out: dict[str, Any] = {name: default(f"worker_{name}") for name in ("max_jobs", "poll_delay",
+                                                                            "queue_read_limit")}
         await self.stack.start()
         try:
             await self.stack.seed(self.org)
@@ -130,7 +130,7 @@ class ServiceBench:
         for latency in latencies:
             result = await self.drain(count, latency, f"w{latency}-")
             bound = (math.inf if latency == 0 else
-                     WorkerSettings.max_jobs / (self.rounds["rounds"] * latency / 1000))
+                     default("worker_max_jobs") / (self.rounds["rounds"] * latency / 1000))
             result["bound_calls_per_s"] = None if math.isinf(bound) else round(bound, 1)
             result["of_bound"] = None if math.isinf(bound) else round(result["calls_per_s"] / bound, 3)
             # What the machine could serve at all, given the CPU every logged call costs the worker, the sandbox

@@ -18,7 +18,8 @@ from bench.procs import API_TOKEN, Cluster, Proc
 from sandbox.client import SandboxControl
 from schemas.events import CallCompletedEvent
 from store import keys
-from store.queue import EventQueue, JobWriter
+from store.job_queue import JobWriter
+from store.queue import EventQueue
 from store.telemetry import Telemetry
 from tools.embedded_redis import free_port
 

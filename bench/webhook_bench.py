@@ -28,8 +28,8 @@ from schemas.outreach_webhooks import SUBSCRIBED_RESOURCES
 from schemas.times import outreach_time
 from store import keys
 from store.crypto import TokenCipher
+from store.job_queue import JobWriter
 from store.outreach_changes import OutreachInbox
-from store.queue import JobWriter
 from store.subscriptions import Subscription, SubscriptionStore
 from store.telemetry import Telemetry
 from store.webhook_holders import HolderStore

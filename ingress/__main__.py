@@ -1,9 +1,8 @@
-"""`python -m ingress`: validate configuration, then serve the app under uvicorn on 0.0.0.0:$PORT."""
+"""`python -m ingress`: validate configuration, then serve the app under uvicorn on $HOST:$PORT (0.0.0.0:8000)."""
 
 from __future__ import annotations
 
 import gc
-import os
 import signal
 import sys
 
@@ -18,8 +17,7 @@ SHUTDOWN_SECONDS = 20  # requests in flight at SIGTERM get this long; the contra
 
 def main() -> None:
     settings = load_settings()
-    configure_logging()
-    port = int(os.environ.get("PORT", "8000"))
+    configure_logging(settings)
     app = create_app(settings)
     # Everything loaded by now (modules, the app) lives as long as the process: keep it out of every GC pass, so a
     # full collection under load scans only what requests left behind (docs/tuning.md).
@@ -29,7 +27,7 @@ def main() -> None:
     # default action would report "killed by SIGTERM"). Before uvicorn starts, it simply exits 0.
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
     # Access logs stay off: URLs carry rep emails and OAuth codes, and they would add nothing per event.
-    uvicorn.run(app, host=os.environ.get("HOST", "0.0.0.0"), port=port,  # noqa: S104
+    uvicorn.run(app, host=settings.host, port=settings.port,
                 access_log=False, proxy_headers=True, server_header=False, log_level="info",
                 limit_concurrency=settings.web_max_concurrency, timeout_keep_alive=5,
                 log_config=None,  # uvicorn's own lines go through the root handler (LOG_FORMAT)

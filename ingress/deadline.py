@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import asyncio
 
-import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from ingress.errors import ApiError
 
 
 class BodyTooSlow(Exception):
@@ -48,9 +49,7 @@ class BodyDeadline:
         except BodyTooSlow:
             if started:
                 raise
-            body = orjson.dumps({"error": {"code": "body_timeout",
-                                           "message": f"the body did not arrive within {self.seconds:g} s"}})
-            await send({"type": "http.response.start", "status": 408,
-                        "headers": [(b"content-type", b"application/json"), (b"connection", b"close"),
-                                    (b"content-length", str(len(body)).encode())]})
-            await send({"type": "http.response.body", "body": body})
+            # Outside the app's exception handlers (a middleware wraps them): the same answer, sent from here.
+            refused = ApiError(408, "body_timeout", f"the body did not arrive within {self.seconds:g} s",
+                               headers={"Connection": "close"})
+            await refused.response()(scope, receive, send)

@@ -1,6 +1,7 @@
 """Every error answer in one shape, `{"error": {"code", "message", "fields"?}}`, and the app's exception
-handlers (Starlette `exception_handlers`): a route raises `ApiError` (or lets an Outreach error through) and
-the answer is built here. Messages never echo what a client sent or what Outreach returned (data rule)."""
+handlers (Starlette `exception_handlers`): a handler, or anything it calls, raises `ApiError` (or lets an
+Outreach error or Redis being unavailable through) and the answer is built here, the one place that does. Messages
+never echo what a client sent or what Outreach returned (data rule)."""
 
 from __future__ import annotations
 
@@ -14,10 +15,6 @@ from starlette.responses import Response
 from ingress.responses import JSON
 from outreach import errors as outreach
 from store.redis import UNAVAILABLE
-
-
-def error(status: int, code: str, message: str, **extra: Any) -> JSON:
-    return JSON({"error": {"code": code, "message": message, **extra}}, status_code=status)
 
 
 def fields(invalid: ValidationError) -> list[dict[str, str]]:
@@ -50,9 +47,8 @@ class ApiError(Exception):
         self.status, self.code, self.message, self.headers, self.extra = status, code, message, headers, extra
 
     def response(self) -> JSON:
-        answer = error(self.status, self.code, self.message, **self.extra)
-        answer.headers.update(self.headers or {})
-        return answer
+        return JSON({"error": {"code": self.code, "message": self.message, **self.extra}}, status_code=self.status,
+                    headers=self.headers)
 
 
 NO_STORE = {"Cache-Control": "no-store"}
@@ -92,7 +88,7 @@ def from_outreach(failed: outreach.OutreachError) -> ApiError:
 
 
 def redis_unavailable() -> ApiError:
-    """Redis restarting, loading or failing over: nothing was done, the same request may be sent again (CONTRACT)."""
+    """Redis restarting, loading or failing over: nothing was done, the same request may be sent again."""
     return ApiError(503, "redis_unavailable", "storage is briefly unavailable; nothing was changed, retry shortly",
                     headers={"Retry-After": "1"})
 

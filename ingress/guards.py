@@ -8,9 +8,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from ingress.auth import bearer_ok
-from ingress.errors import error
+from ingress.errors import ApiError
 from ingress.paths import team_and_rep
-from ingress.responses import JSON
 from runtime.services import Services
 
 Handler = Callable[[Request], Awaitable[Response]]
@@ -24,10 +23,7 @@ def nooks_api(handler: RepHandler) -> Handler:
     async def guarded(request: Request) -> Response:
         services: Services = request.state.services
         if not bearer_ok(request, services.settings.nooks_api_token.get_secret_value()):
-            return error(401, "unauthorized", "a valid bearer token is required")
-        ids = team_and_rep(request)
-        if isinstance(ids, JSON):
-            return ids
-        return await handler(request, *ids)
+            raise ApiError(401, "unauthorized", "a valid bearer token is required")
+        return await handler(request, *team_and_rep(request))
 
     return guarded

@@ -13,14 +13,14 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from ingress.auth import metrics_reader
-from ingress.errors import error
+from ingress.errors import ApiError
 from ingress.ops.guard import refused
 from ingress.responses import JSON
 from runtime.services import Services
 from store.telemetry import BUCKETS, EVENT_TO_OUTREACH, OUTREACH_REQUEST, HistogramSeries
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
-# CONTRACT: /readyz answers within 1 s whatever state Redis is in (a probe's own timeout is often 1 s). A Redis
+# /readyz answers within 1 s whatever state Redis is in (a probe's own timeout is often 1 s). A Redis
 # that accepts connections but does not answer (stopped, loading between chunks of its file) would otherwise hold
 # the probe for the socket timeout and the retry.
 READY_WITHIN_SECONDS = 0.8
@@ -89,9 +89,8 @@ async def metrics(request: Request) -> Response:
     services: Services = request.state.services
     if not metrics_reader(request, services.settings):
         refused(request, 401, "unauthorized")
-        answer = error(401, "unauthorized", "operator credentials or the METRICS_TOKEN bearer required")
-        answer.headers["WWW-Authenticate"] = 'Basic realm="ops", charset="UTF-8"'
-        return answer
+        raise ApiError(401, "unauthorized", "operator credentials or the METRICS_TOKEN bearer required",
+                       headers={"WWW-Authenticate": 'Basic realm="ops", charset="UTF-8"'})
     try:
         counters = await services.ops.telemetry.totals()
         gauges = {

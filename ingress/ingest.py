@@ -1,5 +1,5 @@
 """Ingest figures: every delivery to an ingress endpoint counted by source and outcome, per minute (for /ops
-and /metrics). The outcome is read from the answer's status, so the handlers stay as they are."""
+and /metrics). The outcome is the answer's status: a success's, or the refusal's the handler raised."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ def counted(source: str, handler: Handler) -> Handler:
         services: Services = request.state.services
         try:
             response = await handler(request)
-        except ApiError as refused:  # answered by the app's exception handlers (e.g. 413)
+        except ApiError as refused:  # answered by the app's exception handlers (ingress/errors.py)
             services.ops.telemetry.count(f"ingest:{source}:{OUTCOMES.get(refused.status, 'other')}")
             raise
         services.ops.telemetry.count(f"ingest:{source}:{OUTCOMES.get(response.status_code, 'other')}")

@@ -26,9 +26,16 @@ T = TypeVar("T")
 
 
 def no_store(handler: Handler) -> Handler:
+    """Every answer of the route is marked not to be cached, refusals too (the guard's 401 and 422, a bad
+    cursor)."""
+
     async def wrapped(request: Request) -> Response:
-        response = await handler(request)
-        response.headers["Cache-Control"] = "no-store"
+        try:
+            response = await handler(request)
+        except ApiError as refused:
+            refused.headers = {**(refused.headers or {}), **NO_STORE}
+            raise
+        response.headers.update(NO_STORE)
         return response
 
     return wrapped

@@ -18,17 +18,17 @@ from standardwebhooks.webhooks import WebhookVerificationError
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ingress.errors import error, fields, read_body
+from ingress.errors import ApiError, fields, read_body
 from ingress.responses import JSON
 from runtime.services import Services
 from schemas.events import CALL_COMPLETED, CallCompletedEvent, EventEnvelope
 from schemas.ops import EventIds
-from store.queue import NotReplicated
+from store.job_queue import NotReplicated
 
 log = logging.getLogger("ingress.events")
 
 MAX_BODY_BYTES = 256 * 1024
-# CONTRACT: 1-255 letters, digits and `_ . : -`, never `.` or `..`. An id is a path segment in /ops (its story,
+# A webhook-id is 1-255 letters, digits and `_ . : -`, never `.` or `..`. An id is a path segment in /ops (its story,
 # its dead letter's buttons): a `/` or a dot-segment there would point at another event's URL.
 EVENT_ID = re.compile(r"[A-Za-z0-9_.:-]{1,255}")
 
@@ -42,21 +42,21 @@ async def receive(request: Request) -> Response:
     body = await read_body(request, MAX_BODY_BYTES, what="event bodies")
     event_id = request.headers.get("webhook-id", "")
     if not event_id:
-        return error(401, "bad_signature", "missing webhook-id header")
+        raise ApiError(401, "bad_signature", "missing webhook-id header")
     if not valid_event_id(event_id):
-        return error(400, "bad_event_id", "webhook-id must be 1-255 letters, digits, '_', '.', ':' or '-' "
-                                          "(and not '.' or '..')")
+        raise ApiError(400, "bad_event_id", "webhook-id must be 1-255 letters, digits, '_', '.', ':' or '-' "
+                                            "(and not '.' or '..')")
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError:
-        return error(400, "bad_json", "body is not UTF-8 encoded JSON")
+        raise ApiError(400, "bad_json", "body is not UTF-8 encoded JSON") from None
     problem = _verify(services.nooks_events, text, request)
     if problem:
-        return error(401, "bad_signature", problem)
+        raise ApiError(401, "bad_signature", problem)
     try:
         raw = orjson.loads(body)
     except orjson.JSONDecodeError:
-        return error(400, "bad_json", "body is not valid JSON")
+        raise ApiError(400, "bad_json", "body is not valid JSON") from None
     call: tuple[str, str, str] | None = None
     try:
         envelope = EventEnvelope.model_validate(raw)
@@ -64,10 +64,10 @@ async def receive(request: Request) -> Response:
             data = CallCompletedEvent.model_validate(raw).data
             call = (data.team_id, data.call_id, data.rep_email)
     except ValidationError as invalid:
-        return error(422, "invalid_event", "event does not match the schema", fields=fields(invalid))
+        raise ApiError(422, "invalid_event", "event does not match the schema", fields=fields(invalid)) from None
     if call is not None and (problems := data.after_call_problems()):
-        return error(422, "invalid_event", "event does not match the schema",
-                     fields=[{"field": name, "problem": problem} for name, problem in problems])
+        raise ApiError(422, "invalid_event", "event does not match the schema",
+                       fields=[{"field": name, "problem": problem} for name, problem in problems])
     queued = envelope.type == CALL_COMPLETED
     try:
         fresh = await services.stores.queue.accept(event_id, body, queue=queued, call=call)
@@ -78,15 +78,15 @@ async def receive(request: Request) -> Response:
         # On the master, maybe not on a replica a failover would promote: the sender's retry is answered 200
         # (duplicate) if it was kept, 202 if it was lost with the master.
         log.warning("event=%s not confirmed by replicas: %s", event_id, unconfirmed)
-        return error(503, "queue_unavailable", "the event could not be stored safely; retry later")
+        raise ApiError(503, "queue_unavailable", "the event could not be stored safely; retry later") from None
     except RedisError:
         log.exception("queue write failed for event=%s", event_id)
-        return error(503, "queue_unavailable", "the event could not be stored; retry later")
+        raise ApiError(503, "queue_unavailable", "the event could not be stored; retry later") from None
     except Exception:
         # Not stored, so not acknowledged: whatever failed (the fault suite once saw a 500 here during a Sentinel
         # failover, from an error the Redis client did not wrap), the sender's retry is the remedy, not a 500.
         log.exception("queue write failed unexpectedly for event=%s", event_id)
-        return error(503, "queue_unavailable", "the event could not be stored; retry later")
+        raise ApiError(503, "queue_unavailable", "the event could not be stored; retry later") from None
     if call is not None:
         # The first step of the event's story, and what indexes it for search (store/history.py).
         ids = EventIds(team_id=call[0], call_id=call[1], rep_email=call[2])

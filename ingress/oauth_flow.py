@@ -161,7 +161,7 @@ async def _decide(services: Services, team_id: str, rep_email: str, owner_id: in
 
 
 async def _in_the_teams_org(services: Services, team_id: str, owner: OutreachUser, read: UserRead) -> bool:
-    """CONTRACT: a team is bound to the org of its first consent (True while it is unbound and knows no users).
+    """A team is bound to the org of its first consent (True while it is unbound and knows no users).
     User ids are small integers per org and emails repeat across orgs (sandboxes), so neither alone names the
     org: the signed-in user's (id, email) must be a pair among the team's users, and the users the new token
     reads must be the team's (more than half of them, by id and email: an org gains and loses users over time).

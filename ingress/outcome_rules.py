@@ -10,7 +10,7 @@ from pydantic import ValidationError
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ingress.errors import error, fields, read_body
+from ingress.errors import ApiError, fields, read_body
 from ingress.guards import nooks_api
 from ingress.responses import JSON
 from runtime.services import Services
@@ -27,14 +27,14 @@ async def outcome_rules(request: Request, team_id: str, _: str) -> Response:
         try:
             raw = orjson.loads(body)
         except orjson.JSONDecodeError:
-            return error(400, "bad_json", "body is not valid JSON")
+            raise ApiError(400, "bad_json", "body is not valid JSON") from None
         bad = [{"field": name, "problem": problem} for name, problem in OutcomeRules.problems(raw)]
         try:
             rules = OutcomeRules.model_validate(raw)
         except ValidationError as invalid:
             bad = fields(invalid) + bad
         if bad:
-            return error(422, "invalid_rules", "the rules do not match the schema", fields=bad)
+            raise ApiError(422, "invalid_rules", "the rules do not match the schema", fields=bad)
         await services.stores.outcome_rules.replace(team_id, rules)
     else:
         rules = await services.stores.outcome_rules.rules(team_id)

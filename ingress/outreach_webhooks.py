@@ -25,7 +25,7 @@ from redis.exceptions import RedisError
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ingress.errors import error, read_body
+from ingress.errors import ApiError, read_body
 from ingress.responses import JSON
 from runtime.services import Services
 from schemas.outreach_webhooks import SUBSCRIBED_RESOURCES, is_stale, parse_delivery, reduce_delivery
@@ -63,26 +63,26 @@ async def receive(request: Request) -> Response:
     signature = request.headers.get("outreach-webhook-signature", "").strip().lower()
     # The format first: no subscription is looked up and no secret decrypted for a signature that cannot match.
     if webhook_id is None or not SIGNATURE.fullmatch(signature):
-        return _refused()
+        raise _refused()
     try:
         candidates = await services.stores.subscriptions.candidates(webhook_id)
     except RedisError:
         log.exception("subscription lookup failed webhook=%s", webhook_id)
-        return error(503, "store_unavailable", "the delivery could not be stored; retry later")
+        raise ApiError(503, "store_unavailable", "the delivery could not be stored; retry later") from None
     sub = _verify(candidates, body, signature)
     if sub is None:
-        return _refused()
+        raise _refused()
     try:
         raw = orjson.loads(body)
     except orjson.JSONDecodeError:
-        return error(400, "bad_json", "body is not valid JSON (signature was valid)")
+        raise ApiError(400, "bad_json", "body is not valid JSON (signature was valid)") from None
     # No Event-Id header: the body's HMAC (= the verified signature) stands in, so a byte-identical
     # re-delivery is still recognised.
     event_id = _header_id(request.headers.get("outreach-webhook-event-id", "")) or f"sig-{signature}"
     parsed = parse_delivery(raw)
     if is_stale(parsed, time.time()):
         services.ops.telemetry.count("outreach_webhooks_stale")
-        return error(400, "stale_delivery", "meta.deliveredAt is unreadable or not within the last hour")
+        raise ApiError(400, "stale_delivery", "meta.deliveredAt is unreadable or not within the last hour")
     change = reduce_delivery(parsed, team_id=sub.team_id, rep_email=sub.rep_email, webhook_id=webhook_id,
                              event_id=event_id, received_at=int(time.time() * 1000))
     wanted = change is not None and change.resource in SUBSCRIBED_RESOURCES
@@ -94,16 +94,16 @@ async def receive(request: Request) -> Response:
             services.ops.telemetry.count("outreach_webhooks_ignored")
     except RedisError:
         log.exception("queue write failed webhook=%s event=%s", webhook_id, event_id)
-        return error(503, "queue_unavailable", "the delivery could not be stored; retry later")
+        raise ApiError(503, "queue_unavailable", "the delivery could not be stored; retry later") from None
     if not fresh:
         return JSON({"status": "duplicate", "event_id": event_id}, status_code=200)
     return JSON({"status": "queued" if wanted else "ignored", "event_id": event_id}, status_code=202)
 
 
-def _refused() -> Response:
+def _refused() -> ApiError:
     """One answer for an unknown subscription and a bad signature: which it was would tell a prober which
     subscription ids exist."""
-    return error(401, "bad_signature", "unknown webhook subscription or bad signature")
+    return ApiError(401, "bad_signature", "unknown webhook subscription or bad signature")
 
 
 def _verify(candidates: list[Subscription], body: bytes, signature: str) -> Subscription | None:

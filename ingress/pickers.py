@@ -10,7 +10,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from ingress import cursor
-from ingress.errors import error
+from ingress.errors import ApiError
 from ingress.guards import nooks_api
 from ingress.live import connected_rep, no_store, page_limit, read
 from ingress.responses import JSON
@@ -39,7 +39,7 @@ async def sequences(request: Request, team_id: str, rep_email: str) -> Response:
     services: Services = request.state.services
     limit = page_limit(request.query_params.get("limit"), DEFAULT_LIMIT, MAX_LIMIT)
     if limit is None:
-        return error(422, "invalid_limit", f"limit must be an integer from 1 to {MAX_LIMIT}")
+        raise ApiError(422, "invalid_limit", f"limit must be an integer from 1 to {MAX_LIMIT}")
     key = cursor.cursor_key(services.settings.cursor_signing_secret)
     url: str | None = None
     raw_cursor = request.query_params.get("cursor")
@@ -47,7 +47,7 @@ async def sequences(request: Request, team_id: str, rep_email: str) -> Response:
         try:
             url = _next_url(cursor.verify(key, team_id, rep_email, raw_cursor))
         except cursor.BadCursor as bad:
-            return error(400, "invalid_cursor", str(bad))
+            raise ApiError(400, "invalid_cursor", str(bad)) from None
     rep = await connected_rep(services, team_id, rep_email)
     found, next_url = await read("sequences", api.sequences_page(rep, limit, url))
     next_cursor = None

@@ -8,7 +8,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from ingress import outreach_webhooks
-from ingress.errors import error, fields, read_body
+from ingress.errors import ApiError, fields, read_body
 from ingress.guards import nooks_api
 from ingress.responses import JSON
 from runtime.services import Services
@@ -22,7 +22,7 @@ async def connection(request: Request, team_id: str, rep_email: str) -> Response
         await outreach_webhooks.unsubscribe_rep(services, team_id, rep_email)
         await services.stores.connections.delete(team_id, rep_email)
         if not any(team == team_id for team, _ in await services.stores.connections.connected_reps()):
-            # CONTRACT "Data kept": the team's last rep is gone, and its Outreach users and org binding with it.
+            # README "Data kept": the team's last rep is gone, and its Outreach users and org binding with it.
             await services.stores.users.forget_org(team_id)
         return JSON({"status": ConnectionStatus.NOT_CONNECTED.value})
     view = ConnectionView(
@@ -52,14 +52,14 @@ async def put_mapping(request: Request, team_id: str, rep_email: str) -> Respons
     try:
         mapping = UserMappingIn.model_validate(orjson.loads(body))
     except orjson.JSONDecodeError:
-        return error(400, "bad_json", "body is not valid JSON")
+        raise ApiError(400, "bad_json", "body is not valid JSON") from None
     except ValidationError as invalid:
-        return error(422, "invalid_mapping", 'expected {"outreach_user_id": <positive integer>}',
-                     fields=fields(invalid))
+        raise ApiError(422, "invalid_mapping", 'expected {"outreach_user_id": <positive integer>}',
+                       fields=fields(invalid)) from None
     user = await services.stores.users.user(team_id, mapping.outreach_user_id)
     if user is None and await services.stores.users.user_count(team_id):
-        return error(422, "unknown_outreach_user",
-                     "no Outreach user with that id in this team (users sync when a rep connects)")
+        raise ApiError(422, "unknown_outreach_user",
+                       "no Outreach user with that id in this team (users sync when a rep connects)")
     await services.stores.users.map_rep(team_id, rep_email, mapping.outreach_user_id)
     released = 0
     if await services.stores.connections.status(team_id, rep_email) is ConnectionStatus.CONNECTED:

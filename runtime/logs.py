@@ -4,10 +4,11 @@ per line for log aggregators. Messages carry ids, reasons and counts only (the d
 from __future__ import annotations
 
 import logging
-import os
 from datetime import UTC, datetime
 
 import orjson
+
+from schemas.settings import Settings
 
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
 
@@ -21,9 +22,9 @@ class JsonFormatter(logging.Formatter):
         return orjson.dumps(line).decode()
 
 
-def configure_logging() -> bool:
+def configure_logging(settings: Settings) -> bool:
     """Root logging as LOG_FORMAT says (text unless "json"); True when JSON."""
-    as_json = os.environ.get("LOG_FORMAT", "text").strip().lower() == "json"
+    as_json = settings.log_as_json
     handler = logging.StreamHandler()
     handler.setFormatter(JsonFormatter() if as_json else logging.Formatter(TEXT_FORMAT))
     root = logging.getLogger()

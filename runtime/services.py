@@ -28,12 +28,13 @@ from store.crypto import TokenCipher
 from store.dead_letters import DeadLetters
 from store.heartbeats import Heartbeats
 from store.history import EventHistory
+from store.job_queue import JobWriter, Replicas
 from store.links import LinkStore
 from store.outcome_rules import OutcomeRuleStore
 from store.outreach_changes import OutreachInbox
 from store.parking import ParkingLot
 from store.pauses import Pauses
-from store.queue import EventQueue, JobWriter, Replicas
+from store.queue import EventQueue
 from store.redis import connect
 from store.retries import RetryBoard
 from store.subscriptions import SubscriptionStore

@@ -2,8 +2,9 @@
 relationships a notification to the dialer names by id. Webhook deliveries, their fill-in read and
 reconciliation all read this table, so a change's notification does not depend on the path it came by.
 
-Relationship names are those of `../shared/outreach/openapi.json` (`taskRelationships`, `prospectRelationships`,
-`sequenceStateRelationships`, `callRelationships`); tests/schemas/test_outreach_resources.py checks them.
+Relationship names are those of Outreach's OpenAPI document (`sandbox/spec/outreach-openapi.json`:
+`taskRelationships`, `prospectRelationships`, `sequenceStateRelationships`, `callRelationships`);
+tests/schemas/test_outreach_resources.py checks them.
 """
 
 from __future__ import annotations

@@ -217,7 +217,7 @@ class NotificationData(BaseModel):
 
 
 class Notification(BaseModel):
-    """What the dialer receives (CONTRACT.md, "Notifications to the dialer")."""
+    """What the dialer receives (docs/outreach-webhooks.md)."""
 
     id: str
     type: str

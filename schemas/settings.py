@@ -50,19 +50,44 @@ class Settings(BaseSettings):
     # How long Outreach honours a refresh token (fractional allowed): every connected rep's tokens are renewed
     # before half of it has passed since they were issued (workers/token_keepalive.py).
     outreach_refresh_token_days: float = Field(default=14.0, gt=0)
-    retention_days: int = Field(default=30, ge=1)  # dead letters, parked events and flags (CONTRACT)
+    retention_days: int = Field(default=30, ge=1)  # dead letters, parked events and flags (README "Data kept")
     # Slow clients: a body must arrive within this many seconds (else 408); at most this many requests in
     # flight per web process (uvicorn answers 503 beyond).
     web_body_timeout: float = Field(default=10.0, gt=0)
     web_max_concurrency: int = Field(default=1000, ge=1)
-    # Concurrent sockets to Outreach per process (opened only as needed). A log_call job has up to 4 requests in
-    # flight at once, so a pool much smaller than the jobs in flight queues them for a socket (docs/tuning.md).
-    outreach_connections: int = Field(default=800, ge=1)
+    # The web process listens here (`python -m ingress`; platforms set PORT).
+    port: int = Field(default=8000, ge=1, le=65535)
+    host: str = "0.0.0.0"  # noqa: S104 (all interfaces: a container publishes its port from them)
+    log_format: str = "text"  # "json": one JSON object per line; anything else: text
 
-    @field_validator("outreach_connections", mode="before")
+    # Tuning (docs/tuning.md). A variable set but empty means its default.
+    # Concurrent sockets to Outreach per process (opened only as needed). A log_call job has up to 4 requests in
+    # flight at once, so a pool much smaller than the jobs in flight queues them for a socket.
+    outreach_connections: int = Field(default=800, ge=1)
+    # More concurrent requests (web) or jobs (worker) than Redis connections wait for one (up to 5 s), not fail.
+    redis_max_connections: int = Field(default=64, ge=1)
+    # Jobs mostly wait on Outreach, so one process runs many at once.
+    worker_max_jobs: int = Field(default=200, ge=1)
+    # arq's default 0.5 s poll adds up to half a second to every call; a short poll costs a little CPU while idle.
+    worker_poll_delay: float = Field(default=0.02, gt=0)
+    worker_queue_read_limit: int = Field(default=400, ge=1)  # job ids read per poll (≥ WORKER_MAX_JOBS)
+    # A job whose worker died is taken up again when its in-progress key expires: this + 10 s.
+    worker_job_timeout: float = Field(default=60, gt=0)
+    # SIGTERM: running jobs get this long to finish before they are handed back; with closing, the process is
+    # gone well within the 30 s a deploy gives it (docs/faults.md).
+    worker_shutdown_wait: int = Field(default=20, ge=0)
+    worker_uvloop: bool = True  # the loop uvicorn already gives the web process; 0 = asyncio's own
+    # With Python's default young generation (700) cyclic GC took a visible share of the worker's CPU; jobs'
+    # garbage is nearly all freed by reference counting, so it may grow larger between passes, but not so large
+    # that cyclic garbage piles up.
+    worker_gc_gen0_threshold: int = Field(default=5_000, ge=1)
+
+    @field_validator("port", "host", "log_format", "outreach_connections", "redis_max_connections",
+                     "worker_max_jobs", "worker_poll_delay", "worker_queue_read_limit", "worker_job_timeout",
+                     "worker_shutdown_wait", "worker_uvloop", "worker_gc_gen0_threshold", mode="before")
     @classmethod
     def _empty_is_default(cls, value: object, info: ValidationInfo) -> object:
-        """A tuning variable set but empty (`OUTREACH_CONNECTIONS=`) means its default, as it always has."""
+        """A tuning variable set but empty (`WORKER_MAX_JOBS=`) means its default, as it always has."""
         if isinstance(value, str) and not value.strip():
             return cls.model_fields[info.field_name or ""].default
         return value
@@ -107,6 +132,15 @@ class Settings(BaseSettings):
     @classmethod
     def _strip_slash(cls, url: str) -> str:
         return url.rstrip("/")
+
+    @property
+    def worker_job_budget(self) -> float:
+        """Our own deadline inside a job, below arq's, so a slow Outreach becomes a retry and never a lost job."""
+        return self.worker_job_timeout * 0.75
+
+    @property
+    def log_as_json(self) -> bool:
+        return self.log_format.strip().lower() == "json"
 
     @property
     def cursor_signing_secret(self) -> str:

@@ -11,7 +11,7 @@ from typing import Any
 from redis.asyncio import Redis
 
 from store import jobs, keys
-from store.queue import JobWriter
+from store.job_queue import JobWriter
 
 SEEN_TTL_SECONDS = 7 * 24 * 3600
 CLAIM_TTL_SECONDS = 7 * 24 * 3600

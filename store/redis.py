@@ -6,7 +6,7 @@ that out instead of exiting, and `check_durability` warns at start about setting
 
 from __future__ import annotations
 
-import os
+from collections.abc import Iterator
 from typing import Any
 
 from redis.asyncio import BlockingConnectionPool, Redis
@@ -20,10 +20,9 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from schemas.settings import Settings
 
-# More concurrent requests (web) or jobs (worker, WORKER_MAX_JOBS) than connections must wait for one, not fail:
-# redis-py's default pool raises "Too many connections", which became spurious 503s and job retries under load
-# (docs/benchmarks.md). A wait longer than POOL_TIMEOUT_SECONDS is still an error (503 / retry).
-MAX_CONNECTIONS = int(os.environ.get("REDIS_MAX_CONNECTIONS") or 64)
+# More concurrent requests (web) or jobs (worker, WORKER_MAX_JOBS) than connections (REDIS_MAX_CONNECTIONS) must
+# wait for one, not fail: redis-py's default pool raises "Too many connections", which became spurious 503s and job
+# retries under load (docs/benchmarks.md). A wait longer than POOL_TIMEOUT_SECONDS is still an error (503 / retry).
 POOL_TIMEOUT_SECONDS = 5
 # A command on a dead host fails after this long instead of hanging a request or a job.
 SOCKET_TIMEOUT_SECONDS = 5.0
@@ -33,6 +32,19 @@ SOCKET_TIMEOUT_SECONDS = 5.0
 # may name no master for a moment): all pass by themselves. Processes wait; web answers 503 meanwhile.
 UNAVAILABLE: tuple[type[Exception], ...] = (RedisConnectionError, RedisTimeoutError, ReadOnlyError,
                                            MasterDownError, OSError)
+
+
+# While Redis is unavailable, how long a process waits between tries: growing from the first to the cap.
+OUTAGE_FIRST_WAIT_SECONDS = 0.1
+OUTAGE_MAX_WAIT_SECONDS = 1.0
+
+
+def outage_waits() -> Iterator[float]:
+    """The waits between tries while Redis is unavailable: 0.1 s, doubling, then 1 s for as long as it lasts."""
+    wait = OUTAGE_FIRST_WAIT_SECONDS
+    while True:
+        yield wait
+        wait = min(wait * 2, OUTAGE_MAX_WAIT_SECONDS)
 
 
 class BlockingSentinelPool(SentinelConnectionPool, BlockingConnectionPool):
@@ -48,7 +60,7 @@ def _connection_options() -> dict[str, Any]:
 
 
 def master_options(url: str) -> dict[str, Any]:
-    """What of REDIS_URL still applies to the master Sentinel names (CONTRACT): its username, password, database
+    """What of REDIS_URL still applies to the master Sentinel names: its username, password, database
     and TLS (`rediss://`, with any `ssl_*` options of its query); only its host and port give way to Sentinel's."""
     parsed: dict[str, Any] = dict(parse_url(url))
     dropped = ("host", "port", "path", "connection_class")
@@ -61,7 +73,8 @@ def master_options(url: str) -> dict[str, Any]:
 def connect(settings: Settings | str, *, max_connections: int | None = None) -> Redis:
     """A client for the master: through Sentinel when REDIS_SENTINELS is set, else REDIS_URL (or this URL)."""
     # decode_responses stays off: arq stores bytes.
-    size = max_connections or MAX_CONNECTIONS
+    size = max_connections or (settings.redis_max_connections if isinstance(settings, Settings)
+                               else Settings.model_fields["redis_max_connections"].default)
     if isinstance(settings, Settings) and settings.redis_sentinels:
         sentinel_options: dict[str, Any] = {"socket_timeout": 1.0, "socket_connect_timeout": 1.0}
         if settings.redis_sentinel_password is not None:

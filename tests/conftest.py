@@ -15,18 +15,19 @@ from cryptography.fernet import Fernet
 from redis.asyncio import Redis
 
 from ingress.app import create_app
-from runtime.arq_internals import ClaimingWorker as Worker
-from runtime.arq_internals import create_worker
 from sandbox.client import SandboxControl
 from sandbox.server import RunningSandbox, start_sandbox_in_thread
 from schemas.settings import Settings
 from store import jobs
+from store.job_queue import QueueWorker as Worker
+from store.job_queue import create_worker
+from store.redis import connect
 from tests.support import conformance
 from tests.support.nooks import EVENTS_SECRET
 from tests.support.notify import NOTIFY_SECRET, NotifyReceiver, start_receiver
 from tests.support.service import METRICS_TOKEN, OPS_READONLY, Service
 from tools.embedded_redis import EmbeddedRedis, free_port, start_redis
-from workers.settings import WorkerSettings
+from workers.settings import WorkerSettings, tuned
 
 API_TOKEN = "nooks-api-token-for-tests"
 CRON_IDS = ("cron:", *(f"{name}:" for name in jobs.CRON))  # arq names a cron job `<name>:<tick>`
@@ -159,8 +160,8 @@ async def _serve(settings: Settings, port: int) -> tuple[uvicorn.Server, asyncio
 
 
 def make_worker(settings: Settings) -> Worker:
-    return create_worker(WorkerSettings, redis_settings=WorkerSettings.redis_settings_for(settings),
-                         ctx={"settings": settings}, handle_signals=False, poll_delay=0.02)
+    return create_worker(WorkerSettings, connect(settings), ctx={"settings": settings},
+                         **{**tuned(settings), "handle_signals": False, "poll_delay": 0.02})
 
 
 @pytest.fixture(scope="session")

@@ -48,11 +48,8 @@ from workers.outcome import (
 )
 from workers.parking import rep_is_ready
 from workers.pipeline import CallRun, run_steps
-from workers.tuning import JOB_BUDGET, JOB_TIMEOUT
 
 log = logging.getLogger("workers.log_call")
-
-CALL_LOCK_MS = int(JOB_TIMEOUT * 1000)  # no job outlives arq's timeout, so neither does its lock
 
 
 async def log_call(ctx: dict[str, Any], event_id: str, call_ids: Any = None) -> dict[str, Any]:
@@ -82,14 +79,16 @@ class CallJob:
         # The call's attempt count, the ledger's (store/calls.py): what backoff and giving up read. 1 until the call
         # is claimed (an event gone or unreadable is settled on its first look).
         self.attempt = 1
+        # No job outlives arq's timeout, so neither does its lock.
+        self._lock_ms = int(services.settings.worker_job_timeout * 1000)
 
     async def run(self, ids: tuple[str, str, str] | None) -> dict[str, Any]:
         happened: Happened
         try:
-            async with asyncio.timeout(JOB_BUDGET):
+            async with asyncio.timeout(self.services.settings.worker_job_budget):
                 happened = await self._attempt(ids)
         except UNAVAILABLE:
-            raise  # Redis, not the call: the worker hands the job back (runtime/arq_internals.py)
+            raise  # Redis, not the call: the worker hands the job back (store/job_queue.py)
         except Exception as error:
             happened = error
         outcome = decide(happened, self.attempt, spread=retry.jitter())
@@ -103,7 +102,7 @@ class CallJob:
     async def _attempt(self, ids: tuple[str, str, str] | None) -> Finished | Duplicate | Gone:
         ledger = self.services.stores.calls
         if ids is not None:  # the job names its call: claim it and read the event in one round trip
-            async with ledger.claim(*ids, lock_ms=CALL_LOCK_MS, event_id=self.event_id) as claim:
+            async with ledger.claim(*ids, lock_ms=self._lock_ms, event_id=self.event_id) as claim:
                 if claim.event_body is None:
                     return Gone()
                 self.call = _parse(claim.event_body)
@@ -115,7 +114,7 @@ class CallJob:
             if body is None:
                 return Gone()
             self.call = _parse(body)
-        async with ledger.claim(*self._ids(), lock_ms=CALL_LOCK_MS) as claim:
+        async with ledger.claim(*self._ids(), lock_ms=self._lock_ms) as claim:
             return await self._steps(claim)
 
     async def _steps(self, claim: CallClaim) -> Finished | Duplicate:

@@ -1,4 +1,4 @@
-"""Pure mapping of a Nooks call onto an Outreach `call` resource (CONTRACT: what a call becomes)."""
+"""Pure mapping of a Nooks call onto an Outreach `call` resource (README "What happens to a call")."""
 
 from __future__ import annotations
 

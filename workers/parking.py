@@ -19,7 +19,7 @@ async def rep_is_ready(services: Services, team_id: str, rep_email: str) -> bool
 
 
 async def release_ready(ctx: dict[str, Any]) -> dict[str, int]:
-    """Cron: the safety net behind the immediate release on connect and on mapping (≤ 30 s, CONTRACT)."""
+    """Cron: the safety net behind the immediate release on connect and on mapping (within 30 s)."""
     services: Services = ctx["services"]
     released = 0
     for team_id, rep_email in await services.stores.parking.parked_reps():

@@ -1,5 +1,5 @@
 """Bounded storage: dead letters, parked events (with the event bodies they keep) and flags are kept
-`RETENTION_DAYS` (CONTRACT: 30), then dropped and counted (`dead_letters_expired`, `parked_expired`,
+`RETENTION_DAYS` (30 by default), then dropped and counted (`dead_letters_expired`, `parked_expired`,
 `flags_expired` on /metrics). Nothing else stored grows without bound: dedupe keys and the call ledger have
 TTLs, the ignored-events list is capped."""
 

@@ -1,4 +1,4 @@
-"""`/ops/api/...`: the dashboard's JSON API (../shared/CONTRACT.md, "Operators"). Every handler is behind
+"""`/ops/api/...`: the dashboard's JSON API (docs/ops.md). Every handler is behind
 `operators_only`; lists take `offset` and answer `next_offset` (null on the last page)."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from pydantic import BaseModel, ValidationError
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ingress.errors import error, fields, read_body
+from ingress.errors import ApiError, fields, read_body
 from ingress.ops import actions, params, views
 from ingress.ops.guard import operator, operators_only
 from ingress.paths import team_and_rep
@@ -36,10 +36,7 @@ async def summary(request: Request) -> Response:
 @operators_only
 async def dead_letters(request: Request) -> Response:
     services, offset = params.services(request), params.offset(request)
-    which = params.dead_letter_filter(request)
-    if isinstance(which, JSON):
-        return which
-    letters, total = await views.dead_letters(services, which, offset)
+    letters, total = await views.dead_letters(services, params.dead_letter_filter(request), offset)
     return _page("dead_letters", letters, total, offset)
 
 
@@ -51,25 +48,26 @@ async def on_dead_letter(request: Request) -> Response:
     """`POST /ops/api/dead-letters/{event_id}/{retry|discard}`."""
     event_id, action = request.path_params["event_id"], request.path_params["action"]
     if action not in ANSWERS:
-        return error(404, "not_found", "the actions are retry and discard")
+        raise ApiError(404, "not_found", "the actions are retry and discard")
     outcome = await actions.on_dead_letter(params.services(request), operator(request), action, event_id)
     if outcome == NOT_FOUND:
-        return error(404, "not_found", "no dead letter with that event id")
+        raise ApiError(404, "not_found", "no dead letter with that event id")
     if outcome == EVENT_GONE:
-        return error(409, "event_gone", "the event this dead letter kept is gone, so it cannot be retried; "
-                                        "discard it")
+        raise ApiError(409, "event_gone", "the event this dead letter kept is gone, so it cannot be retried; "
+                                          "discard it")
     status, code, _ = ANSWERS[action]
     return JSON({"status": status, "event_id": event_id}, status_code=code)
 
 
-async def _filter_from_body(request: Request) -> DeadLetterFilter | JSON:
+async def _filter_from_body(request: Request) -> DeadLetterFilter:
     body = await read_body(request, MAX_BODY_BYTES, what="filters")  # 413 past 4 KiB
     try:
         return DeadLetterFilter.model_validate(orjson.loads(body) if body.strip() else {})
     except orjson.JSONDecodeError:
-        return error(400, "bad_json", "body is not valid JSON")
+        raise ApiError(400, "bad_json", "body is not valid JSON") from None
     except ValidationError as invalid:
-        return error(422, "invalid_filter", "the filter takes reason, team_id and rep_email", fields=fields(invalid))
+        raise ApiError(422, "invalid_filter", "the filter takes reason, team_id and rep_email",
+                       fields=fields(invalid)) from None
 
 
 @operators_only
@@ -77,10 +75,8 @@ async def on_dead_letters(request: Request) -> Response:
     """`POST /ops/api/dead-letters/{retry|discard}` with a filter: every dead letter it takes; answers how many."""
     action = request.path_params["action"]
     if action not in ANSWERS:
-        return error(404, "not_found", "the actions are retry and discard")
+        raise ApiError(404, "not_found", "the actions are retry and discard")
     which = await _filter_from_body(request)
-    if isinstance(which, JSON):
-        return which
     count = await actions.on_dead_letters(params.services(request), operator(request), action, which)
     _, code, answer = ANSWERS[action]
     return JSON({answer: count, "filter": which.model_dump(exclude_none=True)}, status_code=code)
@@ -134,7 +130,7 @@ async def search(request: Request) -> Response:
 async def event(request: Request) -> Response:
     stories = await params.services(request).ops.history.stories([request.path_params["event_id"]])
     if not stories:
-        return error(404, "not_found", "no story for that event id (kept 7 days)")
+        raise ApiError(404, "not_found", "no story for that event id (kept 7 days)")
     return JSON(stories[0].model_dump(mode="json"))
 
 
@@ -142,7 +138,7 @@ async def event(request: Request) -> Response:
 async def audit(request: Request) -> Response:
     before = request.query_params.get("before")
     if before is not None and not _stream_id(before):
-        return error(422, "invalid_cursor", "before is the id of an audit entry")
+        raise ApiError(422, "invalid_cursor", "before is the id of an audit entry")
     entries = await params.services(request).ops.audit.page(before, views.PAGE)
     return JSON({"audit": [entry.model_dump(mode="json") for entry in entries],
                  "next_before": entries[-1].id if len(entries) == views.PAGE else None})
@@ -158,10 +154,8 @@ async def on_rep(request: Request) -> Response:
     """`POST /ops/api/reps/{team_id}/{rep_email}/{release|pause|resume}`."""
     action = request.path_params["action"]
     if action not in ("release", "pause", "resume"):
-        return error(404, "not_found", "the actions are release, pause and resume")
+        raise ApiError(404, "not_found", "the actions are release, pause and resume")
     rep = team_and_rep(request)
-    if isinstance(rep, JSON):
-        return rep
     services, who = params.services(request), operator(request)
     result: dict[str, Any] = {"team_id": rep[0], "rep_email": rep[1]}
     if action == "release":

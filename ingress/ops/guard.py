@@ -11,7 +11,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ingress.auth import basic_user, operator_accounts
-from ingress.errors import error
+from ingress.errors import ApiError
 from ingress.guards import Handler
 from schemas.settings import Settings
 
@@ -69,21 +69,20 @@ def operators_only(handler: Handler) -> Handler:
         settings: Settings = request.state.services.settings
         configured = operator_accounts(settings)
         if not settings.ops_enabled:
-            return error(404, "not_found", "not found")
+            raise ApiError(404, "not_found", "not found")
         acting = request.method not in SAFE_METHODS
         if acting and cross_site(request, settings.public_base_url):
             refused(request, 403, "cross_site")
-            return error(403, "cross_site", "operator actions are only taken from this service's own pages")
+            raise ApiError(403, "cross_site", "operator actions are only taken from this service's own pages")
         admitted = basic_user(request, configured)
         if admitted is None:
             refused(request, 401, "unauthorized")
-            response = error(401, "unauthorized", "operator credentials required")
-            response.headers["WWW-Authenticate"] = 'Basic realm="ops", charset="UTF-8"'
-            return response
+            raise ApiError(401, "unauthorized", "operator credentials required",
+                           headers={"WWW-Authenticate": 'Basic realm="ops", charset="UTF-8"'})
         name, may_act = admitted
         if acting and not may_act:
             refused(request, 403, "read_only", name)
-            return error(403, "read_only", "these credentials can see /ops but not act on it")
+            raise ApiError(403, "read_only", "these credentials can see /ops but not act on it")
         request.scope["ops_operator"] = name
         request.scope["ops_may_act"] = may_act
         return await handler(request)

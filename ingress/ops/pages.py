@@ -11,9 +11,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.templating import Jinja2Templates
 
+from ingress.errors import ApiError
 from ingress.ops import charts, params, views
 from ingress.ops.guard import operators_only
-from ingress.responses import JSON
 from schemas.ops import DeadLetterFilter
 
 NOTHING = "\u2013"  # an en dash: shown where there is no figure
@@ -80,8 +80,9 @@ def _page(request: Request, template: str, context: dict[str, Any]) -> Response:
 @operators_only
 async def dashboard(request: Request) -> Response:
     services = params.services(request)
-    which = params.dead_letter_filter(request)
-    if isinstance(which, JSON):
+    try:
+        which = params.dead_letter_filter(request)
+    except ApiError:  # the page shows every dead letter rather than an error
         which = DeadLetterFilter()
     dl_offset = params.offset(request, "dl")
     letters, matching_total = await views.dead_letters(services, which, dl_offset)

@@ -5,8 +5,7 @@ from __future__ import annotations
 from pydantic import ValidationError
 from starlette.requests import Request
 
-from ingress.errors import error
-from ingress.responses import JSON
+from ingress.errors import ApiError
 from runtime.services import Services
 from schemas.ops import DeadLetterFilter
 
@@ -24,10 +23,10 @@ def offset(request: Request, name: str = "offset") -> int:
     return min(int(raw), 10**9) if raw.isascii() and raw.isdigit() and len(raw) <= 10 else 0
 
 
-def dead_letter_filter(request: Request) -> DeadLetterFilter | JSON:
-    """The filter in the query string (empty fields ignored), or the 422 to answer."""
+def dead_letter_filter(request: Request) -> DeadLetterFilter:
+    """The filter in the query string (empty fields ignored); a malformed one is a 422."""
     try:
         return DeadLetterFilter.model_validate({name: request.query_params[name] or None for name in FILTER_FIELDS
                                                 if name in request.query_params})
     except ValidationError:
-        return error(422, "invalid_filter", "reason, team_id and rep_email are short strings")
+        raise ApiError(422, "invalid_filter", "reason, team_id and rep_email are short strings") from None

@@ -5,9 +5,9 @@ from __future__ import annotations
 import logging
 
 import orjson
-import pytest
 
 from runtime.logs import JsonFormatter, configure_logging
+from schemas.settings import Settings
 
 
 def test_a_json_line_carries_time_level_logger_and_message() -> None:
@@ -18,14 +18,14 @@ def test_a_json_line_carries_time_level_logger_and_message() -> None:
     assert line["message"] == "dead-lettered event=evt_1" and line["ts"].endswith("+00:00")
 
 
-def test_log_format_chooses_the_formatter(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_log_format_chooses_the_formatter(settings: Settings) -> None:
     root = logging.getLogger()
     saved = root.handlers[:], root.level
     try:
-        monkeypatch.setenv("LOG_FORMAT", "json")
-        assert configure_logging() and isinstance(root.handlers[0].formatter, JsonFormatter)
-        monkeypatch.delenv("LOG_FORMAT")
-        assert not configure_logging() and not isinstance(root.handlers[0].formatter, JsonFormatter)
+        assert configure_logging(settings.model_copy(update={"log_format": " JSON"}))
+        assert isinstance(root.handlers[0].formatter, JsonFormatter)
+        assert not configure_logging(settings.model_copy(update={"log_format": "text"}))
+        assert not isinstance(root.handlers[0].formatter, JsonFormatter)
     finally:
         root.handlers[:], _ = saved
         root.setLevel(saved[1])

@@ -72,3 +72,52 @@ def test_a_half_or_malformed_sentinel_setting_is_one_clear_line(changes: dict[st
     with pytest.raises(ValidationError) as refused:
         make(**changes)
     assert describe_error(refused.value) == message
+
+
+# --- Process and tuning variables (README "Configuration", docs/tuning.md) -------------------------------------
+
+def from_env(monkeypatch: pytest.MonkeyPatch, **env: str) -> Settings:
+    monkeypatch.setenv("NOOKS_EVENTS_SECRET", SECRETS["nooks_events_secret"])
+    monkeypatch.setenv("NOOKS_API_TOKEN", SECRETS["nooks_api_token"])
+    monkeypatch.setenv("TOKEN_ENCRYPTION_KEYS", KEY)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    return Settings(_env_file=None)  # type: ignore[call-arg]
+
+
+TUNING = {"PORT": ("port", 8000), "HOST": ("host", "0.0.0.0"), "LOG_FORMAT": ("log_format", "text"),
+          "OUTREACH_CONNECTIONS": ("outreach_connections", 800), "REDIS_MAX_CONNECTIONS": ("redis_max_connections", 64),
+          "WORKER_MAX_JOBS": ("worker_max_jobs", 200), "WORKER_POLL_DELAY": ("worker_poll_delay", 0.02),
+          "WORKER_QUEUE_READ_LIMIT": ("worker_queue_read_limit", 400), "WORKER_JOB_TIMEOUT": ("worker_job_timeout", 60),
+          "WORKER_SHUTDOWN_WAIT": ("worker_shutdown_wait", 20), "WORKER_UVLOOP": ("worker_uvloop", True),
+          "WORKER_GC_GEN0_THRESHOLD": ("worker_gc_gen0_threshold", 5_000)}
+
+
+def test_every_variable_has_the_readme_default_also_when_set_but_empty(monkeypatch: pytest.MonkeyPatch) -> None:
+    unset, empty = from_env(monkeypatch), from_env(monkeypatch, **dict.fromkeys(TUNING, ""))
+    for field, default in TUNING.values():
+        assert getattr(unset, field) == getattr(empty, field) == default, field
+
+
+def test_each_variable_is_read_under_its_documented_name(monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = from_env(monkeypatch, PORT="9001", HOST="127.0.0.1", LOG_FORMAT="json", OUTREACH_CONNECTIONS="10",
+                        REDIS_MAX_CONNECTIONS="8", WORKER_MAX_JOBS="5", WORKER_POLL_DELAY="0.5",
+                        WORKER_QUEUE_READ_LIMIT="50", WORKER_JOB_TIMEOUT="5", WORKER_SHUTDOWN_WAIT="2",
+                        WORKER_UVLOOP="0", WORKER_GC_GEN0_THRESHOLD="700")
+    assert (settings.port, settings.host, settings.log_as_json, settings.outreach_connections) == \
+        (9001, "127.0.0.1", True, 10)
+    assert (settings.redis_max_connections, settings.worker_max_jobs, settings.worker_poll_delay,
+            settings.worker_queue_read_limit, settings.worker_job_timeout, settings.worker_shutdown_wait,
+            settings.worker_uvloop, settings.worker_gc_gen0_threshold) == (8, 5, 0.5, 50, 5, 2, False, 700)
+    assert settings.worker_job_budget == 3.75
+
+
+@pytest.mark.parametrize(("name", "value"), [("PORT", "http"), ("WORKER_MAX_JOBS", "many"), ("WORKER_MAX_JOBS", "0"),
+                                             ("WORKER_POLL_DELAY", "-1"), ("WORKER_UVLOOP", "maybe"),
+                                             ("REDIS_MAX_CONNECTIONS", "1.5")])
+def test_a_malformed_variable_stops_the_process_with_one_line_naming_it(monkeypatch: pytest.MonkeyPatch, name: str,
+                                                                        value: str) -> None:
+    with pytest.raises(ValidationError) as refused:
+        from_env(monkeypatch, **{name: value})
+    line = describe_error(refused.value)
+    assert line.startswith(f"configuration error: {name} ") and "\n" not in line

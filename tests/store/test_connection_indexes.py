@@ -13,8 +13,9 @@ from store import keys
 from store.connections import ConnectionStore
 from store.crypto import TokenCipher
 from store.history import EventHistory
+from store.job_queue import JobWriter
 from store.parking import ParkingLot
-from store.queue import EventQueue, JobWriter
+from store.queue import EventQueue
 from store.subscriptions import Subscription, SubscriptionStore
 
 TOKENS = TokenSet(access_token="a", refresh_token="r", expires_at=time.time() + 3600)

@@ -7,7 +7,8 @@ from redis.asyncio import Redis
 from schemas.ops import DeadLetter, DeadLetterFilter, Flag
 from store import keys
 from store.dead_letters import DeadLetters
-from store.queue import EventQueue, JobWriter
+from store.job_queue import JobWriter
+from store.queue import EventQueue
 
 
 def letter(index: int, *, reason: str = "prospect not found in Outreach", rep: str = "ana@acme.com") -> DeadLetter:

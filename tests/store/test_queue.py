@@ -6,8 +6,9 @@ import orjson
 from redis.asyncio import Redis
 
 from store import jobs, keys
+from store.job_queue import JobWriter
 from store.outreach_changes import OutreachInbox
-from store.queue import EventQueue, JobWriter
+from store.queue import EventQueue
 
 
 async def job_args(redis: Redis, job_id: str) -> list[object]:

@@ -38,7 +38,7 @@ async def test_nothing_from_outreach_is_kept(svc: Service, caplog: pytest.LogCap
         return len((await svc.ops_api("GET", "/ops/api/dead-letters"))[1]["dead_letters"]) == 2
     await eventually(two_dead)
 
-    async def told() -> bool:  # every story step is written (once a second) before Redis is read
+    async def told() -> bool:  # every story step is written (four times a second) before Redis is read
         events = (await svc.ops_api("GET", "/ops/api/search?q=call_r_refused"))[1]["events"]
         return bool(events) and events[0]["state"] == "dead_lettered"
     await eventually(told)

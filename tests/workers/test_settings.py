@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from arq.worker import Function
 
-from runtime.arq_internals import create_worker
 from schemas.settings import Settings
 from store import jobs
-from workers.settings import WorkerSettings
+from store.job_queue import create_worker
+from store.redis import connect
+from workers.settings import WorkerSettings, tuned
 
 
 def _worker(settings: Settings):  # type: ignore[no-untyped-def]
-    return create_worker(WorkerSettings, redis_settings=WorkerSettings.redis_settings_for(settings),
-                         handle_signals=False)
+    return create_worker(WorkerSettings, connect(settings), handle_signals=False, **tuned(settings))
 
 
 def test_a_dead_workers_job_is_taken_up_within_two_minutes(settings: Settings) -> None:

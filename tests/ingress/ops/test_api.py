@@ -14,7 +14,8 @@ from ingress.ops import actions
 from schemas.ops import DeadLetter, DeadLetterFilter
 from store import keys
 from store.dead_letters import DeadLetters
-from store.queue import EventQueue, JobWriter
+from store.job_queue import JobWriter
+from store.queue import EventQueue
 from tests.support.nooks import call_event
 from tests.support.outreach_hooks import services_for
 from tests.support.service import OPS_READONLY, Service, eventually

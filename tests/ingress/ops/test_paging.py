@@ -9,8 +9,9 @@ from schemas.connection import TokenSet
 from store.connections import ConnectionStore
 from store.crypto import TokenCipher
 from store.history import EventHistory
+from store.job_queue import JobWriter
 from store.parking import ParkingLot
-from store.queue import EventQueue, JobWriter
+from store.queue import EventQueue
 from tests.support.service import Service
 
 TOKENS = TokenSet(access_token="a", refresh_token="r", expires_at=time.time() + 3600)
