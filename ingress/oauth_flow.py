@@ -24,7 +24,7 @@ from ingress.responses import JSON
 from outreach import oauth
 from outreach.errors import OAuthRefused, OutreachError, OutreachUnavailable, RateLimited
 from outreach.identity import token_owner
-from outreach.users import UserRead, drop_users, read_users, store_users
+from outreach.users import OrgSample, UserRead, drop_users, read_users, sample_org, store_users
 from runtime.services import Services
 from schemas.connection import OutreachUser, TokenSet
 from store.links import LINK_TTL_SECONDS, WrongBrowser
@@ -94,7 +94,8 @@ async def callback(request: Request) -> Response:
         log.info("consent refused team=%s rep=%s reason=%s", team_id, rep_email, consent.reason)
         return _page(request, consent.status, consent.title, consent.message)
     await services.stores.connections.save_tokens(team_id, rep_email, tokens)
-    await store_users(services.stores.users, team_id, consent.users)
+    if isinstance(consent.users, UserRead):  # a sample is not the directory: `sync_users` reads what changed
+        await store_users(services.stores.users, team_id, consent.users)
     if await services.stores.users.mapped_user_id(team_id, rep_email) is None:
         # Unmapped, the consent was accepted only because the token's user has the rep's email.
         await services.stores.users.map_rep(team_id, rep_email, consent.owner_id)
@@ -107,7 +108,7 @@ async def callback(request: Request) -> Response:
 @dataclass(frozen=True)
 class Consent:
     owner_id: int
-    users: UserRead
+    users: UserRead | OrgSample
 
 
 @dataclass(frozen=True)
@@ -125,21 +126,26 @@ async def _confirm_owner(services: Services, team_id: str, rep_email: str, token
     directory = services.stores.users
     try:
         owner_id = await token_owner(session, services.settings.webhook_target_url)
-        # The whole directory (the org check below compares it with the team's), read page by page into Redis.
-        users = await read_users(session, directory, team_id, None, owner_id)
+        users: UserRead | OrgSample
+        if await directory.user_count(team_id):
+            # A bound team: a sample of its users, read back with the new token, names the org (one request).
+            users = await sample_org(session, directory, team_id, owner_id)
+        else:
+            # The team's first consent: the whole directory, read page by page into Redis, becomes its users.
+            users = await read_users(session, directory, team_id, None, owner_id)
     except (OutreachUnavailable, RateLimited):
         return Refusal(502, "Outreach is unavailable", "Please try connecting again in a minute.", "unavailable")
     except OutreachError as failed:
         return Refusal(400, "Connection failed", "Outreach did not confirm which user signed in, so nothing was "
                                                  "stored. Please try again.", str(failed))
     consent = await _decide(services, team_id, rep_email, owner_id, users)
-    if isinstance(consent, Refusal):
+    if isinstance(consent, Refusal) and isinstance(users, UserRead):
         await drop_users(directory, users)  # nothing of a refused consent is kept
     return consent
 
 
-async def _decide(services: Services, team_id: str, rep_email: str, owner_id: int, users: UserRead
-                  ) -> Consent | Refusal:
+async def _decide(services: Services, team_id: str, rep_email: str, owner_id: int,
+                  users: UserRead | OrgSample) -> Consent | Refusal:
     owner = users.owner
     who = f"{owner.name} ({owner.email})" if owner is not None else f"Outreach user {owner_id}"
     another_org = Refusal(400, "Signed in as someone else",
@@ -160,13 +166,18 @@ async def _decide(services: Services, team_id: str, rep_email: str, owner_id: in
     return Consent(owner_id, users)
 
 
-async def _in_the_teams_org(services: Services, team_id: str, owner: OutreachUser, read: UserRead) -> bool:
+async def _in_the_teams_org(services: Services, team_id: str, owner: OutreachUser,
+                            read: UserRead | OrgSample) -> bool:
     """A team is bound to the org of its first consent (True while it is unbound and knows no users).
     User ids are small integers per org and emails repeat across orgs (sandboxes), so neither alone names the
     org: the signed-in user's (id, email) must be a pair among the team's users, and the users the new token
-    reads must be the team's (more than half of them, by id and email: an org gains and loses users over time).
-    Compared in Redis, a batch at a time: the read is staged there, never held whole in this process."""
+    reads must be the team's: (nearly) all of a sample of them on a reconnect (`sample_org`, one request);
+    more than half of the whole directory when a colleague's first consent stored users meanwhile (compared in
+    Redis, a batch at a time: that read is staged there, never held whole in this process)."""
     directory = services.stores.users
+    known_owner = await directory.user(team_id, owner.id)
+    if isinstance(read, OrgSample):
+        return known_owner is not None and known_owner.email == owner.email and read.agrees()
     binding = await directory.org_binding(team_id)
     if read.staged is None:  # read_users above always reads the whole directory
         return False
@@ -175,7 +186,6 @@ async def _in_the_teams_org(services: Services, team_id: str, owner: OutreachUse
         # now, a colleague's at the same moment): the binding's user must be among those this token reads.
         return binding is None or await directory.staged_has(read.staged, binding)
     # (Users stored by a version without bindings stand for the org as well.)
-    known_owner = await directory.user(team_id, owner.id)
     if known_owner is None or known_owner.email != owner.email:
         return False
     shared, known = await directory.shared_with_staged(team_id, read.staged)

@@ -1,8 +1,9 @@
 """The team's Outreach users, reduced on read to the only fields we may keep: id, email, name.
 
 The whole directory is read once, on the team's first connect; afterwards only users updated since the last
-read (`filter[updatedAt]=<cursor>..inf`), on reconnect and by the periodic sync (workers/user_sync.py), with
-`user.*` webhooks in between. A directory of 100,000 users is read once, not on every reconnect.
+read (`filter[updatedAt]=<cursor>..inf`), by the periodic sync (workers/user_sync.py), with `user.*` webhooks in
+between. A reconnect reads a sample of the team's users (`sample_org`), in one request, to check the org. A
+directory of 100,000 users is read once, not on every reconnect.
 """
 
 from __future__ import annotations
@@ -85,6 +86,34 @@ async def read_users(rep: RepSession, directory: UserDirectory, team_id: str, si
         await directory.drop_staged(staged)
         raise
     return UserRead([], staged, cursor, owner)
+
+
+# Known users read back with a new token on a reconnect: enough that another org sharing some ids and emails
+# cannot pass, few enough for one request (`filter[id]` of a few hundred ids stays a short URL).
+ORG_SAMPLE_SIZE = 200
+
+
+@dataclass(frozen=True)
+class OrgSample:
+    """A bound team's reconnect: how many of a sample of the team's users the new token reads with the same id
+    and email, and the signed-in user as that token reads it."""
+
+    matched: int
+    sampled: int
+    owner: OutreachUser | None
+
+    def agrees(self) -> bool:
+        """(Nearly) all of them: an org's users change email now and then before the next sync sees it."""
+        return self.sampled > 0 and 10 * self.matched >= 9 * self.sampled
+
+
+async def sample_org(rep: RepSession, directory: UserDirectory, team_id: str, owner_id: int) -> OrgSample:
+    """Read the signed-in user and up to ORG_SAMPLE_SIZE of the team's users with `rep`'s token: one request."""
+    known = await directory.sample_users(team_id, ORG_SAMPLE_SIZE)
+    read = {user.id: user for user in map(as_user, await api.users_by_id(rep, sorted({*known, owner_id})))
+            if user is not None}
+    matched = sum(read[i].email == user.email for i, user in known.items() if i in read)
+    return OrgSample(matched, len(known), read.get(owner_id))
 
 
 async def store_users(directory: UserDirectory, team_id: str, read: UserRead) -> None:

@@ -115,6 +115,12 @@ class UserDirectory:
         raw = await self._redis.hget(keys.users(team_id), str(user_id))
         return OutreachUser.model_validate_json(raw) if raw else None
 
+    async def sample_users(self, team_id: str, count: int) -> dict[int, OutreachUser]:
+        """Up to `count` distinct users of the team, chosen at random (HRANDFIELD: one read, whatever the size)."""
+        raw = await self._redis.hrandfield(keys.users(team_id), count, withvalues=True)
+        pairs = zip(raw[::2], raw[1::2], strict=True)
+        return {int(k): OutreachUser.model_validate_json(v) for k, v in pairs}
+
     async def user_count(self, team_id: str) -> int:
         return int(await self._redis.hlen(keys.users(team_id)))
 

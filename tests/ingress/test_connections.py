@@ -215,3 +215,34 @@ async def test_the_last_rep_disconnecting_forgets_the_teams_users_and_org(svc: S
         await svc.sandbox.login()
     users = await svc.redis.hgetall(keys.users("team_acme"))
     assert sorted(int(user_id) for user_id in users) == [1, 2, 3] and b"zed@sandbox.example" in users[b"2"]
+
+
+async def test_a_reconnect_in_a_bound_team_reads_a_sample_of_users_and_still_refuses_another_org(
+        svc: Service) -> None:
+    """Issue 21: only a team's first consent reads the whole directory; a reconnect checks the org with one read
+    of a sample of the team's users (`filter[id]`), however big the org, and another org still cannot pass."""
+    await svc.sandbox.seed(users=2500)
+    await svc.sandbox.clear_requests()
+    assert (await svc.connect())[0] == 200  # binds the team: 2,503 users, three pages of 1,000
+    first = [r for r in await svc.sandbox.requests("/api/v2/users") if r["method"] == "GET"]
+    assert len(first) == 3 and await svc.redis.hlen(keys.users("team_acme")) > 2500
+    await worker_idle(svc)
+    users_before = await svc.redis.hgetall(keys.users("team_acme"))
+
+    await svc.sandbox.clear_requests()
+    assert (await svc.connect())[0] == 200
+    assert (await svc.connect(rep_email="ben@acme.com"))[0] == 200
+    reads = [r for r in await svc.sandbox.requests("/api/v2/users") if r["method"] == "GET"]
+    assert len(reads) == 2 and all("filter%5Bid%5D" in r["query"] or "filter[id]" in r["query"] for r in reads)
+
+    other = await svc.sandbox.add_org(OTHER_ORG_USERS)
+    await svc.sandbox.login(org=other)
+    await svc.sandbox.clear_requests()
+    try:
+        status, page = await svc.connect(rep_email="cleo@acme.com")
+        assert status == 400 and "another Outreach organization" in page
+    finally:
+        await svc.sandbox.login()
+    assert len([r for r in await svc.sandbox.requests("/api/v2/users") if r["method"] == "GET"]) == 1
+    assert await svc.redis.hgetall(keys.users("team_acme")) == users_before
+    assert (await svc.connection("team_acme", "cleo@acme.com"))["status"] == "not_connected"
