@@ -6,7 +6,8 @@ API). `team_bench`'s directory is filled by its first rep's real OAuth connect (
 
 - per notification (the worker's notify path, run in this process against the real Redis and an HTTP receiver):
   CPU and Redis bytes read, for the 100,000-user team and the 100-user team;
-- Outreach requests of a team's first connect (the whole directory) and of a rep's reconnect (a sample of known users, one read);
+- Outreach requests of a team's first connect (the whole directory) and of a rep's reconnect (a sample of known
+  users, one read);
 - `/ops` and `/ops/api/summary` p50/p95 on the small deployment, at 50 teams x 200 reps (seeded through the real
   stores: connections, User Mapping, each team's holder and subscriptions), and with 10,000 dead letters more;
 - Redis memory per connected rep (the seeded deployment's growth) and per queued event (accepted by ingress);

@@ -175,9 +175,8 @@ async def _in_the_teams_org(services: Services, team_id: str, owner: OutreachUse
     more than half of the whole directory when a colleague's first consent stored users meanwhile (compared in
     Redis, a batch at a time: that read is staged there, never held whole in this process)."""
     directory = services.stores.users
-    known_owner = await directory.user(team_id, owner.id)
     if isinstance(read, OrgSample):
-        return known_owner is not None and known_owner.email == owner.email and read.agrees()
+        return await _a_known_pair(services, team_id, owner) and read.agrees()
     binding = await directory.org_binding(team_id)
     if read.staged is None:  # read_users above always reads the whole directory
         return False
@@ -186,7 +185,12 @@ async def _in_the_teams_org(services: Services, team_id: str, owner: OutreachUse
         # now, a colleague's at the same moment): the binding's user must be among those this token reads.
         return binding is None or await directory.staged_has(read.staged, binding)
     # (Users stored by a version without bindings stand for the org as well.)
-    if known_owner is None or known_owner.email != owner.email:
+    if not await _a_known_pair(services, team_id, owner):
         return False
     shared, known = await directory.shared_with_staged(team_id, read.staged)
     return 2 * shared > known
+
+
+async def _a_known_pair(services: Services, team_id: str, owner: OutreachUser) -> bool:
+    known = await services.stores.users.user(team_id, owner.id)
+    return known is not None and known.email == owner.email

@@ -1,5 +1,6 @@
-"""The team's users are read whole once, on the first connect; a reconnect and the periodic sync read only the
-users changed since (`filter[updatedAt]=<cursor>..inf`, checked against the sandbox and the spec)."""
+"""The team's users are read whole once, on the first connect; a reconnect reads a sample of known users to check
+the org (`filter[id]`), and the periodic sync reads only the users changed since (`filter[updatedAt]=<cursor>..inf`,
+checked against the sandbox and the spec)."""
 
 from __future__ import annotations
 
@@ -27,10 +28,13 @@ async def test_connects_read_the_whole_directory_the_periodic_sync_only_what_cha
     assert await svc.users_cursor() is not None
     created = await svc.sandbox.create("user", {"email": "dee@acme.com", "firstName": "Dee", "lastName": "Ng"})
     await svc.sandbox.clear_requests()
-    status, _ = await svc.connect()  # a reconnect: the org check compares the whole directory again
+    status, _ = await svc.connect()  # a reconnect: the team's known users, read back in one request, name the org
     assert status == 200
     [again] = _user_reads(await svc.sandbox.requests("/api/v2/users"))
-    assert "filter[updatedAt]" not in again and again["page[size]"] == [str(MAX_PAGE_SIZE)]
+    assert again["filter[id]"] == ["1,2,3"] and again["page[size]"] == ["3"] and "filter[updatedAt]" not in again
+    assert await svc.redis.hget(keys.users("team_acme"), created["id"]) is None  # the periodic sync reads her
+    async with services_for(svc) as ctx:
+        await sync_users(ctx)
     stored = await svc.redis.hget(keys.users("team_acme"), created["id"])
     assert stored is not None and b"dee@acme.com" in stored
     assert not await svc.redis.keys(keys.users_staged("*", "*"))  # the staged read became the team's users
