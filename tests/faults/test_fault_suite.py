@@ -1,8 +1,10 @@
 """The fault suite: everything "Faults the service rides out" promises, at once, against real processes.
 
 2 web and 3 worker processes (`python -m ingress`, `python -m workers`) find their Redis through three Sentinels
-(a master and a replica, both with an append-only file). Outreach (the sandbox) fails about a third of all
-requests (5xx, dropped connections, slow answers), holds each rep to a low rate limit and expires tokens quickly.
+(a master and a replica, both with an append-only file), every one of them behind a password: the Redis nodes'
+(`requirepass`, given to the service in REDIS_URL) and the Sentinels' own (REDIS_SENTINEL_PASSWORD).
+Outreach (the sandbox) fails about a third of all requests (5xx, dropped connections, slow answers), holds each
+rep to a low rate limit and expires tokens quickly.
 A few hundred calls of several reps are sent, with duplicates (the same delivery again, and the same call under a
 new event id), and mid-run: a worker is SIGKILLed, another SIGTERMed (as a deploy does; its replacement starts),
 the Redis master restarts while loading a large append-only file, and then it is SIGKILLed for a Sentinel
@@ -27,6 +29,7 @@ from typing import Any
 
 import aiohttp
 import pytest
+from pydantic import SecretStr
 
 from sandbox.server import RunningSandbox
 from store.redis import connect
@@ -47,6 +50,7 @@ FAULTS = {
 JOB_TIMEOUT_SECONDS = "15"  # WORKER_JOB_TIMEOUT: a killed worker's jobs are taken up again 25 s later
 FILLER_KEYS = 20_000  # what the restarted master loads: 20 MB, a few seconds at the slowed load
 SAME_DELIVERY_AGAIN, SAME_CALL_NEW_EVENT = 0.15, 0.10
+REDIS_PASSWORD, SENTINEL_PASSWORD = "redis-password-for-faults", "sentinel-password-for-faults"
 
 
 @dataclass
@@ -69,14 +73,15 @@ class Cluster:
 
     def sentinel_set(self, option: str, value: str) -> None:
         for port in self.sentinels.ports:
-            assert answer(port, f"SENTINEL SET {self.sentinels.master} {option} {value}".encode()).startswith(b"+OK")
+            command = f"SENTINEL SET {self.sentinels.master} {option} {value}".encode()
+            assert answer(port, command, password=self.sentinels.password).startswith(b"+OK")
 
 
 @pytest.fixture
 async def cluster(tmp_path: Path) -> AsyncIterator[Cluster]:
-    master = RedisNode(tmp_path / "master")
-    replica = RedisNode(tmp_path / "replica")
-    sentinels = Sentinels(tmp_path / "sentinels")
+    master = RedisNode(tmp_path / "master", password=REDIS_PASSWORD)
+    replica = RedisNode(tmp_path / "replica", password=REDIS_PASSWORD)
+    sentinels = Sentinels(tmp_path / "sentinels", password=SENTINEL_PASSWORD, master_password=REDIS_PASSWORD)
     made = Cluster(master, replica, sentinels)
     try:
         await asyncio.to_thread(master.start)
@@ -94,10 +99,10 @@ async def cluster(tmp_path: Path) -> AsyncIterator[Cluster]:
 
 async def test_nothing_lost_nothing_late(svc: Service, outreach: RunningSandbox, cluster: Cluster,
                                          request: pytest.FixtureRequest) -> None:
-    def env() -> dict[str, str]:  # REDIS_URL names nothing: with Sentinel it must be ignored
+    def env() -> dict[str, str]:  # REDIS_URL's host names nothing (Sentinel's win); its password is the master's
         return service_env(svc.settings, outreach, REDIS_SENTINELS=cluster.sentinels.setting,
-                           REDIS_SENTINEL_MASTER=cluster.sentinels.master, REDIS_URL="redis://127.0.0.1:1/0",
-                           WORKER_JOB_TIMEOUT=JOB_TIMEOUT_SECONDS)
+                           REDIS_SENTINEL_MASTER=cluster.sentinels.master, REDIS_SENTINEL_PASSWORD=SENTINEL_PASSWORD,
+                           REDIS_URL=f"redis://:{REDIS_PASSWORD}@127.0.0.1:1/0", WORKER_JOB_TIMEOUT=JOB_TIMEOUT_SECONDS)
 
     webs = [env(), env()]
     cluster.webs += [start("web", web_env) for web_env in webs]
@@ -107,7 +112,8 @@ async def test_nothing_lost_nothing_late(svc: Service, outreach: RunningSandbox,
         await wait_ready(base, timeout=30)
     settings = svc.settings.model_copy(update={
         "redis_sentinels": [("127.0.0.1", port) for port in cluster.sentinels.ports],
-        "redis_sentinel_master": cluster.sentinels.master})
+        "redis_sentinel_master": cluster.sentinels.master, "redis_url": f"redis://:{REDIS_PASSWORD}@127.0.0.1:1/0",
+        "redis_sentinel_password": SecretStr(SENTINEL_PASSWORD)})
     redis = connect(settings)
     drivers = [Service(base_url=base, settings=settings, redis=redis, http=svc.http, sandbox=svc.sandbox,
                        api_token=svc.api_token, ops=svc.ops) for base in bases]
@@ -291,7 +297,8 @@ def _report(figures: Figures, call_ids: set[str], counts: dict[str, int], dead: 
         return f"{times[min(len(times) - 1, int(q * len(times)))]:.1f}" if times else "-"
 
     lines = [
-        "fault suite: 2 web, 3 workers, Redis via 3 Sentinels, Outreach failing ~1/3 of requests",
+        "fault suite: 2 web, 3 workers, Redis via 3 Sentinels (every one with a password), Outreach failing ~1/3 "
+        "of requests",
         f"  calls sent {len(call_ids)} (deliveries {sum(figures.statuses.values())}, answers {figures.statuses})",
         f"  logged {logged} · dead-lettered {len(dead)} · lost {lost} · doubled {doubled}",
         *(f"    dead letter {call_id}: {reason} (in Outreach {counts.get(call_id, 0)}x)"
