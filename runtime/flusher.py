@@ -62,7 +62,10 @@ class Flusher:
         await self.flush()
 
     async def _run(self) -> None:
-        while True:
+        task = asyncio.current_task()
+        # Not `while True`: redis-py swallows a cancellation that lands inside a pipeline, and `stop` would wait
+        # forever; Python still counts the request (`Task.cancelling`).
+        while task is None or not task.cancelling():
             await asyncio.sleep(FLUSH_SECONDS)
             await self.flush()
 

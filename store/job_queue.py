@@ -254,6 +254,7 @@ class QueueWorker(Worker):
                 await self._wait_out(error)
 
     async def _poll_iteration(self) -> None:
+        _end_if_cancelled()
         try:
             await super()._poll_iteration()
         except UNAVAILABLE as error:
@@ -328,6 +329,15 @@ class QueueWorker(Worker):
         except UNAVAILABLE as error:
             log.warning("redis unavailable while stopping (%s): jobs still held are taken up when their claims "
                         "expire", type(error).__name__)
+
+
+def _end_if_cancelled() -> None:
+    """End the loop if its task was cancelled: redis-py swallows a cancellation that lands inside a command (most
+    of those, measured), so the loop would poll on and a stopping worker never end. Python still counts the
+    request (`Task.cancelling`) when the CancelledError itself was swallowed."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
 
 
 def _wrapped(function: Function | CronJob, own_lines: Collection[str]) -> Function | CronJob:

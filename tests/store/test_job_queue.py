@@ -7,6 +7,7 @@ import asyncio
 import dataclasses
 import inspect
 import logging
+import random
 import secrets
 import signal
 import time
@@ -399,3 +400,18 @@ async def _retries(ctx: dict[str, Any]) -> None:
 ])
 async def test_job_lines(coroutine: Any, job_try: int, options: dict[str, bool], expected: list[str]) -> None:
     assert await _ran(coroutine, job_try, **options) == expected
+
+
+async def test_a_cancelled_worker_stops_even_when_redis_py_swallows_the_cancellation(
+        queue: tuple[ArqRedis, str, Redis]) -> None:
+    """redis-py swallows a cancellation that lands inside a command on the process's pool (most of those landing
+    mid-command): arq's poll loop then ran on and the worker's task never ended (a hung shutdown)."""
+    _, name, redis = queue
+    for _ in range(40):
+        worker = worker_for(name, redis, poll_delay=0)
+        worker.poll_delay_s = 0.0  # poll back to back: the cancellation lands inside a Redis command
+        task = asyncio.create_task(worker.main())
+        await asyncio.sleep(0.02 + random.random() * 0.01)
+        task.cancel()
+        done, _ = await asyncio.wait([task], timeout=3)
+        assert done, "the worker's loop ran on after its task was cancelled"
