@@ -90,20 +90,9 @@ async def reschedule_task(rep: RepSession, task_id: int, due_at: str, *, done: D
                                 params={"actionParams[dueAt]": due_at}, read=lambda _: task_id, done=done)
 
 
-async def snooze_task(rep: RepSession, task_id: int, due_at: str | None = None) -> None:
-    """`snooze`: a day past now or the task's due time, or to `due_at`."""
-    params: Params | None = {"actionParams[dueAt]": due_at} if due_at else None
-    await rep.post(f"/tasks/{task_id}/actions/snooze", params=params)
-
-
 async def pause_sequence_state(rep: RepSession, state_id: int, *, done: Done) -> int:
     return await rep.write_once("POST", f"/sequenceStates/{state_id}/actions/pause", body=None,
                                 read=lambda _: state_id, done=done)
-
-
-async def sequence_state_action(rep: RepSession, state_id: int, action: str) -> None:
-    """`resume` or `finish` (they take no parameters; a pause that must happen once: `pause_sequence_state`)."""
-    await rep.post(f"/sequenceStates/{state_id}/actions/{action}")
 
 
 async def create_call_task(rep: RepSession, owner_id: int, prospect_id: int, due_at: str, note: str, *,

@@ -8,6 +8,8 @@ A step that only Outreach's data rules out (no sequence state to pause, no mailb
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from outreach import api
 from schemas.after_call import merge
 from schemas.outcome_rules import OutcomeRules
@@ -98,21 +100,20 @@ class FollowUp(WriteStep):
     def wanted(self, run: CallRun) -> bool:
         return _plan(run).follow_up_due is not None
 
-    def _due(self, run: CallRun) -> str:
+    def _due(self, run: CallRun) -> datetime:
         due = _plan(run).follow_up_due
         assert due is not None, "wanted"
-        return outreach_time(due)
+        return due
 
     async def found(self, run: CallRun) -> str | None:
         marker = follow_up_note(run.call.call_id, None)
-        due = _plan(run).follow_up_due
-        assert due is not None, "wanted"
-        task_id = await api.task_with_note(run.rep, run.resolved.prospect_id, run.user_id, due, marker)
+        task_id = await api.task_with_note(run.rep, run.resolved.prospect_id, run.user_id, self._due(run), marker)
         return str(task_id) if task_id is not None else None
 
     async def act(self, run: CallRun, found: Check) -> str:
         note = follow_up_note(run.call.call_id, _plan(run).follow_up_note)
-        return str(await api.create_call_task(run.rep, run.user_id, run.resolved.prospect_id, self._due(run), note,
+        return str(await api.create_call_task(run.rep, run.user_id, run.resolved.prospect_id,
+                                              outreach_time(self._due(run)), note,
                                               done=lambda: _as_int(found)))
 
 
